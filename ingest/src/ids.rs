@@ -1,0 +1,35 @@
+//! Typed ids: an equipment id can never be passed where a tenant id is expected.
+
+/// Defines an `i64` id newtype with the conversions storage and HTTP need.
+#[macro_export]
+macro_rules! typed_id {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+typed_id!(
+    /// A dealer: the unit of isolation. Every row and every storage call carries one.
+    TenantId
+);
+typed_id!(
+    /// A copier or printer at a customer site.
+    EquipmentId
+);
+typed_id!(
+    /// One stored meter reading.
+    ReadingId
+);
+typed_id!(
+    /// An enrolled `printyx-agent` installation.
+    AgentId
+);

@@ -1,0 +1,122 @@
+//! The server's configuration: one typed struct, loaded from defaults, `printyx.toml` and
+//! `PRINTYX_*` variables (see `config/printyx.toml`, which documents every key).
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::Path;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// The public URL of the portal; links in e-mails use it, never the request's Host.
+    pub base_url: String,
+    /// `sqlite://PATH` (embedded default) or `postgres://USER@HOST/DB`.
+    pub database_url: String,
+    /// PostgreSQL only: the schema owner's URL, used to migrate. The server itself then runs as
+    /// the unprivileged `database_url` role.
+    pub database_admin_url: Option<String>,
+    pub database_max_connections: u32,
+    /// Development only: let the server run (and migrate) as a superuser / owner role.
+    pub allow_privileged_database_role: bool,
+    /// `human` or `json`.
+    pub log_format: LogFormat,
+    /// tracing filter, e.g. `info` or `portal=debug,sqlx=warn`.
+    pub log_filter: String,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    pub shutdown_grace_seconds: u64,
+    /// Requests taking longer are answered 408.
+    pub request_timeout_seconds: u64,
+    /// Largest request body accepted (uploads have their own limits).
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            base_url: "http://127.0.0.1:8080".into(),
+            database_url: "sqlite://printyx.db".into(),
+            database_admin_url: None,
+            database_max_connections: 10,
+            allow_privileged_database_role: false,
+            log_format: LogFormat::Human,
+            log_filter: "info".into(),
+            shutdown_grace_seconds: 30,
+            request_timeout_seconds: 30,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then `file`, then `PRINTYX_*` environment variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ingest::config::ConfigError> {
+        ingest::config::load(file, "PRINTYX_")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file_with(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    #[test]
+    fn the_example_config_documents_every_key_with_its_default() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/printyx.toml");
+        let loaded = Config::load(Some(&example)).unwrap();
+        assert_eq!(
+            loaded,
+            Config::default(),
+            "config/printyx.toml must show the defaults"
+        );
+
+        // every key of the struct appears in the example, set or commented out
+        let text = std::fs::read_to_string(&example).unwrap();
+        let keys = serde_json::to_value(Config::default()).unwrap();
+        for key in keys.as_object().unwrap().keys() {
+            let documented = text.lines().any(|l| {
+                let l = l.trim_start_matches('#').trim_start();
+                l.starts_with(&format!("{key} =")) || l.starts_with(&format!("{key}="))
+            });
+            assert!(documented, "config/printyx.toml does not document `{key}`");
+        }
+    }
+
+    #[test]
+    fn a_file_overrides_defaults() {
+        let f = file_with("listen = \"0.0.0.0:9000\"\nlog_format = \"json\"\n");
+        let c = Config::load(Some(f.path())).unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.database_url, Config::default().database_url);
+    }
+
+    #[test]
+    fn a_misspelt_key_or_bad_value_is_an_error_naming_it() {
+        let err = Config::load(Some(file_with("databse_url = \"x\"\n").path())).unwrap_err();
+        assert!(err.to_string().contains("databse_url"), "{err}");
+        let err = Config::load(Some(file_with("listen = \"nowhere\"\n").path())).unwrap_err();
+        assert!(err.to_string().contains("listen"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error() {
+        let err = Config::load(Some(Path::new("/nonexistent/printyx.toml"))).unwrap_err();
+        assert!(err.to_string().contains("does not exist"), "{err}");
+    }
+}

@@ -1,0 +1,206 @@
+use super::{Equipment, NewEquipment};
+use crate::db::{DbError, TenantTx, page_limit};
+use crate::ids::{AccountId, ContractId, EquipmentId, SiteId};
+use ingest::domain::{MacAddress, SerialNumber};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+macro_rules! equipment_columns {
+    () => {
+        "id, account_id, site_id, contract_id, serial, make, model, asset_tag, mac, last_ip, \
+         install_date, status, created_at, updated_at, last_reported_at"
+    };
+}
+
+fn equipment(row: &AnyRow) -> Result<Equipment, DbError> {
+    let refused = |e: ingest::domain::ParseError| DbError::Refused(e.to_string());
+    Ok(Equipment {
+        id: EquipmentId(row.try_get("id")?),
+        account_id: AccountId(row.try_get("account_id")?),
+        site_id: row.try_get::<Option<i64>, _>("site_id")?.map(SiteId),
+        contract_id: row
+            .try_get::<Option<i64>, _>("contract_id")?
+            .map(ContractId),
+        serial: SerialNumber::parse(&row.try_get::<String, _>("serial")?).map_err(refused)?,
+        make: row.try_get("make")?,
+        model: row.try_get("model")?,
+        asset_tag: row.try_get("asset_tag")?,
+        mac: row
+            .try_get::<Option<String>, _>("mac")?
+            .map(|m| MacAddress::parse(&m).map_err(refused))
+            .transpose()?,
+        last_ip: row.try_get("last_ip")?,
+        install_date: row.try_get("install_date")?,
+        status: row.try_get("status")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        last_reported_at: row.try_get("last_reported_at")?,
+    })
+}
+
+impl TenantTx {
+    /// Registers a device. Its site, if given, must be one of the same account's sites; a serial
+    /// whose key another device already has is a conflict.
+    pub async fn create_equipment(&mut self, new: &NewEquipment) -> Result<Equipment, DbError> {
+        if let Some(site_id) = new.site_id {
+            let site = self.site(site_id).await?;
+            if site.account_id != new.account_id {
+                return Err(DbError::Refused(
+                    "the site belongs to another account".into(),
+                ));
+            }
+        }
+        let (t, now) = (self.t(), self.now_ms());
+        let row = sqlx::query(concat!(
+            "INSERT INTO equipment (tenant_id, account_id, site_id, serial, serial_key, make, model, \
+               asset_tag, mac, install_date, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING ",
+            equipment_columns!()
+        ))
+        .bind(t)
+        .bind(new.account_id.0)
+        .bind(new.site_id.map(|s| s.0))
+        .bind(new.serial.as_str())
+        .bind(new.serial.key())
+        .bind(&new.make)
+        .bind(&new.model)
+        .bind(new.asset_tag.as_deref())
+        .bind(new.mac.as_ref().map(MacAddress::as_str))
+        .bind(new.install_date.as_deref())
+        .bind(now)
+        .fetch_one(self.conn())
+        .await?;
+        equipment(&row)
+    }
+
+    pub async fn equipment(&mut self, id: EquipmentId) -> Result<Equipment, DbError> {
+        let t = self.t();
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            equipment_columns!(),
+            " FROM equipment WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(t)
+        .bind(id.0)
+        .fetch_optional(self.conn())
+        .await?
+        .ok_or(DbError::NotFound)?;
+        equipment(&row)
+    }
+
+    /// An account's devices in id order, `limit` after `after`.
+    pub async fn equipment_of_account(
+        &mut self,
+        account: AccountId,
+        after: Option<EquipmentId>,
+        limit: u32,
+    ) -> Result<Vec<Equipment>, DbError> {
+        let t = self.t();
+        let rows = sqlx::query(concat!(
+            "SELECT ", equipment_columns!(),
+            " FROM equipment WHERE tenant_id = $1 AND account_id = $2 AND id > $3 ORDER BY id LIMIT $4"
+        ))
+        .bind(t)
+        .bind(account.0)
+        .bind(after.map_or(0, |e| e.0))
+        .bind(page_limit(limit))
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter().map(equipment).collect()
+    }
+
+    /// The device whose serial has the same matching key (see [`SerialNumber::key`]).
+    pub async fn equipment_by_serial(
+        &mut self,
+        serial: &SerialNumber,
+    ) -> Result<Option<Equipment>, DbError> {
+        let t = self.t();
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            equipment_columns!(),
+            " FROM equipment WHERE tenant_id = $1 AND serial_key = $2"
+        ))
+        .bind(t)
+        .bind(serial.key())
+        .fetch_optional(self.conn())
+        .await?;
+        row.as_ref().map(equipment).transpose()
+    }
+
+    /// Devices with this MAC (normally one; a replaced network card can make two).
+    pub async fn equipment_by_mac(&mut self, mac: &MacAddress) -> Result<Vec<Equipment>, DbError> {
+        let t = self.t();
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            equipment_columns!(),
+            " FROM equipment WHERE tenant_id = $1 AND mac = $2 ORDER BY id"
+        ))
+        .bind(t)
+        .bind(mac.as_str())
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter().map(equipment).collect()
+    }
+
+    pub async fn equipment_by_asset_tag(&mut self, tag: &str) -> Result<Vec<Equipment>, DbError> {
+        let t = self.t();
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            equipment_columns!(),
+            " FROM equipment WHERE tenant_id = $1 AND asset_tag = $2 ORDER BY id"
+        ))
+        .bind(t)
+        .bind(tag.trim())
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter().map(equipment).collect()
+    }
+
+    /// Notes that the device reported (for the silence check) and where it was seen.
+    pub async fn record_equipment_report(
+        &mut self,
+        id: EquipmentId,
+        ip: Option<&str>,
+        at: i64,
+    ) -> Result<(), DbError> {
+        let t = self.t();
+        let done = sqlx::query(
+            "UPDATE equipment SET last_ip = COALESCE($3, last_ip), \
+               last_reported_at = CASE WHEN last_reported_at IS NULL OR last_reported_at < $4 \
+                                       THEN $4 ELSE last_reported_at END \
+             WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(t)
+        .bind(id.0)
+        .bind(ip)
+        .bind(at)
+        .execute(self.conn())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(DbError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// `status` is active, inactive or removed (the database refuses anything else).
+    pub async fn set_equipment_status(
+        &mut self,
+        id: EquipmentId,
+        status: &str,
+    ) -> Result<(), DbError> {
+        let (t, now) = (self.t(), self.now_ms());
+        let done = sqlx::query(
+            "UPDATE equipment SET status = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(t)
+        .bind(id.0)
+        .bind(status)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(DbError::NotFound);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,20 @@
+//! The Printyx system of record and the `printyx` server.
+//!
+//! Modules are domains (tenants, accounts, users, equipment, readings…); inside each, the types
+//! and rules come first, storage in `store.rs`. All storage goes through [`db::TenantDb`].
+
+pub mod accounts;
+pub mod auth;
+pub mod clock {
+    //! Re-exported from ingest so both crates share one notion of time.
+    pub use ingest::clock::{Clock, ManualClock, SystemClock};
+}
+pub mod config;
+pub mod db;
+pub mod equipment;
+pub mod http;
+pub mod ids;
+pub mod readings;
+pub mod server;
+pub mod tenants;
+pub mod users;

@@ -1,0 +1,267 @@
+//! `printyx`: the server and its administration commands.
+//!
+//! Every failure ends with one line `error: …` on stderr and a non-zero exit code.
+
+// A command-line tool: printing its results is its job.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use ingest::domain::EmailAddress;
+use portal::auth::password::hash_password;
+use portal::clock::{Clock, SystemClock};
+use portal::config::{Config, LogFormat};
+use portal::ids::AccountId;
+use portal::tenants::{TenantSlug, parse_name};
+use portal::users::{NewUser, UserKind};
+use std::io::{BufRead, Read};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "printyx",
+    version,
+    about = "Printyx: meters, billing and the customer portal for copier dealers"
+)]
+struct Cli {
+    /// Configuration file (default: ./printyx.toml if it exists). PRINTYX_* variables override it.
+    #[arg(long, global = true, env = "PRINTYX_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (creates and migrates a SQLite database on first start).
+    Serve {
+        /// Listen address, e.g. 127.0.0.1:8080 (port 0 picks a free port).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Log one JSON object per line.
+        #[arg(long)]
+        log_json: bool,
+    },
+    /// Apply pending database migrations (on PostgreSQL with database_admin_url if set).
+    Migrate,
+    /// Manage tenants (dealers).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantCommand {
+    /// Create a tenant with the standard meter kinds and built-in roles.
+    Create {
+        /// Short name: lower-case letters, digits and -.
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// List tenants.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a dealer staff user, or with --account a customer user of that account.
+    Create {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// Role name (staff: admin, service, billing; customer: account_admin, account_user).
+        #[arg(long)]
+        role: String,
+        /// Makes a customer user bound to this account id.
+        #[arg(long)]
+        account: Option<i64>,
+        /// Read the password from the first line of standard input; otherwise a random one is
+        /// generated and printed once.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let default_file = PathBuf::from("printyx.toml");
+    let file = cli
+        .config
+        .clone()
+        .or_else(|| default_file.is_file().then_some(default_file));
+    let mut config = Config::load(file.as_deref())?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    match cli.command {
+        Command::Serve { listen, log_json } => {
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            if log_json {
+                config.log_format = LogFormat::Json;
+            }
+            init_logging(&config)?;
+            serve(config, clock).await
+        }
+        Command::Migrate => {
+            let url = config
+                .database_admin_url
+                .as_deref()
+                .unwrap_or(&config.database_url);
+            portal::server::migrate_with(url, clock).await?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::Tenant(TenantCommand::Create { slug, name }) => {
+            let slug = TenantSlug::parse(&slug)?;
+            let name = parse_name("tenant name", &name)?;
+            let db = portal::server::open_database(&config, clock).await?;
+            let tenant = db.create_tenant(&slug, &name).await.map_err(|e| match e {
+                portal::db::DbError::Conflict(_) => {
+                    anyhow::anyhow!("a tenant with slug '{}' already exists", slug.as_str())
+                }
+                other => other.into(),
+            })?;
+            println!("created tenant {} (id {})", tenant.slug.as_str(), tenant.id);
+            Ok(())
+        }
+        Command::Tenant(TenantCommand::List) => {
+            let db = portal::server::open_database(&config, clock).await?;
+            for t in db.list_tenants().await? {
+                println!("{}\t{}\t{}\t{}", t.id, t.slug.as_str(), t.status, t.name);
+            }
+            Ok(())
+        }
+        Command::User(UserCommand::Create {
+            tenant,
+            email,
+            name,
+            role,
+            account,
+            password_stdin,
+        }) => {
+            let slug = TenantSlug::parse(&tenant)?;
+            let email = EmailAddress::parse(&email)?;
+            let kind = account.map_or(UserKind::Staff, |a| UserKind::Customer(AccountId(a)));
+            let (password, generated) = if password_stdin {
+                (read_password_line()?, false)
+            } else {
+                (generate_password(), true)
+            };
+            let new_user =
+                NewUser::new(kind, email, &name)?.password_hash(hash_password(&password)?);
+            let db = portal::server::open_database(&config, clock).await?;
+            let tenant = db
+                .tenant_by_slug(&slug)
+                .await
+                .with_context(|| format!("no tenant with slug '{}'", slug.as_str()))?;
+            let user = db
+                .tenant(tenant.id)
+                .run(async |tx| {
+                    if let UserKind::Customer(account) = kind {
+                        tx.account(account).await?;
+                    }
+                    let role = tx.role_by_name(&role).await?;
+                    tx.create_user(&new_user, &[role.id]).await
+                })
+                .await
+                .map_err(|e| match e {
+                    portal::db::DbError::NotFound => anyhow::anyhow!(
+                        "tenant '{}' has no role '{role}'{}",
+                        slug.as_str(),
+                        account.map_or(String::new(), |a| format!(" or no account {a}"))
+                    ),
+                    portal::db::DbError::Conflict(_) => {
+                        anyhow::anyhow!("a user with that e-mail address already exists")
+                    }
+                    other => other.into(),
+                })?;
+            println!("created user {} (id {})", user.email, user.id);
+            if generated {
+                println!("password: {password}");
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
+    let db = portal::server::open_database(&config, clock).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let url = portal::db::DatabaseUrl::parse(&config.database_url)?;
+    tracing::info!(%addr, database = %url.display(), "listening on http://{addr}");
+    let grace = Duration::from_secs(config.shutdown_grace_seconds);
+    let state = portal::http::AppState {
+        db: db.clone(),
+        config: Arc::new(config),
+    };
+    let app = portal::http::router(state);
+    portal::server::serve(listener, app, portal::server::shutdown_signal(), grace).await?;
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn init_logging(config: &Config) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
+        .with_context(|| format!("invalid log_filter '{}'", config.log_filter))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    Ok(())
+}
+
+fn read_password_line() -> anyhow::Result<String> {
+    let mut line = String::new();
+    // One line, bounded: a password is never longer than this.
+    std::io::stdin().lock().take(4096).read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    if password.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(password)
+}
+
+fn generate_password() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..20)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
