@@ -63,3 +63,10 @@ impl From<sqlx::Error> for DbError {
         }
     }
 }
+
+/// A value that failed its parsing constructor inside a storage call is refused input.
+impl From<ingest::domain::ParseError> for DbError {
+    fn from(e: ingest::domain::ParseError) -> Self {
+        DbError::Refused(e.to_string())
+    }
+}

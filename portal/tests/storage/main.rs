@@ -1,0 +1,13 @@
+//! Storage tests: every body runs against SQLite and PostgreSQL (see `harness`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::disallowed_methods,
+    missing_debug_implementations
+)]
+
+mod harness;
+mod isolation;
+mod schema;
+mod schema_equivalence;
+mod startup;
+mod stores;
