@@ -65,6 +65,7 @@ impl Config {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // reading the repository's own small example file
 mod tests {
     use super::*;
     use std::io::Write;

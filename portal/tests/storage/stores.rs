@@ -198,7 +198,7 @@ async fn accounts_sites_and_contacts(t: TestDb) {
         .unwrap();
     assert_eq!(site.address.country, "US");
     let sites = db.run(async |tx| tx.sites_of(parent).await).await.unwrap();
-    assert_eq!(sites, [site.clone()]);
+    assert_eq!(sites, std::slice::from_ref(&site));
     assert_eq!(
         db.run(async |tx| tx.site(site.id).await).await.unwrap(),
         site
@@ -218,12 +218,12 @@ async fn accounts_sites_and_contacts(t: TestDb) {
         .run(async |tx| tx.contacts_by_email(&email("mia@acme.test")).await)
         .await
         .unwrap();
-    assert_eq!(found, [contact.clone()]);
+    assert_eq!(found, std::slice::from_ref(&contact));
     assert_eq!(
         db.run(async |tx| tx.contacts_of(parent).await)
             .await
             .unwrap(),
-        [contact.clone()]
+        std::slice::from_ref(&contact)
     );
     db.run(async |tx| tx.delete_contact(contact.id).await)
         .await
@@ -370,13 +370,13 @@ async fn equipment_is_found_by_serial_mac_and_tag(t: TestDb) {
         db.run(async |tx| tx.equipment_by_mac(&mac).await)
             .await
             .unwrap(),
-        [eq.clone()]
+        std::slice::from_ref(&eq)
     );
     assert_eq!(
         db.run(async |tx| tx.equipment_by_asset_tag("ASSET-7").await)
             .await
             .unwrap(),
-        [eq.clone()]
+        std::slice::from_ref(&eq)
     );
 
     // the same serial key twice is a conflict; a site of another account is refused
