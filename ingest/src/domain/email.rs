@@ -1,5 +1,4 @@
 use super::ParseError;
-use std::fmt;
 
 /// An e-mail address as used for sign-in, contacts and sender checks: lower-cased, one `@`, a
 /// dotted domain, no white space or control characters (so it can never inject a mail header).
@@ -54,33 +53,12 @@ impl EmailAddress {
         Ok(Self(s.to_lowercase()))
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     pub fn domain(&self) -> &str {
         self.0.rsplit_once('@').map(|(_, d)| d).unwrap_or_default()
     }
 }
 
-impl fmt::Display for EmailAddress {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<String> for EmailAddress {
-    type Error = ParseError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<EmailAddress> for String {
-    fn from(value: EmailAddress) -> Self {
-        value.0
-    }
-}
+text_newtype!(EmailAddress);
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,4 @@
 use super::ParseError;
-use std::fmt;
 
 /// A MAC address in the canonical lower-case colon form `aa:bb:cc:dd:ee:ff`, parsed from any
 /// of the forms devices and people write (`AA-BB-…`, `aabb.ccdd.eeff`, `AABBCCDDEEFF`).
@@ -34,30 +33,9 @@ impl MacAddress {
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         Self::parse(&hex)
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for MacAddress {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<String> for MacAddress {
-    type Error = ParseError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<MacAddress> for String {
-    fn from(value: MacAddress) -> Self {
-        value.0
-    }
-}
+text_newtype!(MacAddress);
 
 #[cfg(test)]
 mod tests {

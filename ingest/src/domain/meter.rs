@@ -57,30 +57,9 @@ impl MeterKind {
         }
         Ok(Self(s.to_owned()))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for MeterKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<String> for MeterKind {
-    type Error = ParseError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<MeterKind> for String {
-    fn from(value: MeterKind) -> Self {
-        value.0
-    }
-}
+text_newtype!(MeterKind);
 
 /// A page counter value. Counters only count up from zero; storage keeps them as `i64`, so a
 /// value is at most `i64::MAX` (a 64-bit SNMP counter beyond that is not a page count).

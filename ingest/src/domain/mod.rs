@@ -1,6 +1,37 @@
 //! The values a meter reading is made of, each parsed once at the edge so that an invalid one
 //! cannot exist further in: a [`SerialNumber`] is never empty, a [`MeterValue`] never negative.
 
+/// The conversions every validated text newtype has: `as_str`, `Display`, and serde through
+/// `String`, so that deserialising runs the same `parse` as every other way in.
+macro_rules! text_newtype {
+    ($name:ident) => {
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = super::ParseError;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::parse(&value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+    };
+}
+
 mod email;
 mod mac;
 mod meter;

@@ -1,5 +1,4 @@
 use super::ParseError;
-use std::fmt;
 
 const MAX_LEN: usize = 64;
 
@@ -36,10 +35,6 @@ impl SerialNumber {
         Ok(Self(s.to_owned()))
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// The matching key: upper case, separators removed, and the letters that people and OCR
     /// confuse with digits folded onto them (O→0, I→1), so "ab-o123" typed by a customer finds
     /// the device registered as "AB0123". Equipment is unique per tenant by this key: two
@@ -57,24 +52,7 @@ impl SerialNumber {
     }
 }
 
-impl fmt::Display for SerialNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<String> for SerialNumber {
-    type Error = ParseError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<SerialNumber> for String {
-    fn from(value: SerialNumber) -> Self {
-        value.0
-    }
-}
+text_newtype!(SerialNumber);
 
 #[cfg(test)]
 mod tests {

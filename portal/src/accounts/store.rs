@@ -1,7 +1,7 @@
 use super::{
     Account, AccountChanges, AccountStatus, Address, Contact, NewAccount, NewContact, Site,
 };
-use crate::db::{DbError, TenantTx, flag, page_limit};
+use crate::db::{DbError, TenantTx, flag, one_row, page_limit};
 use crate::ids::{AccountId, ContactId, SiteId};
 use ingest::domain::EmailAddress;
 use sqlx::Row;
@@ -296,14 +296,12 @@ impl TenantTx {
 
     pub async fn delete_contact(&mut self, id: ContactId) -> Result<(), DbError> {
         let t = self.t();
-        let done = sqlx::query("DELETE FROM contacts WHERE tenant_id = $1 AND id = $2")
-            .bind(t)
-            .bind(id.0)
-            .execute(self.conn())
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(DbError::NotFound);
-        }
-        Ok(())
+        one_row(
+            sqlx::query("DELETE FROM contacts WHERE tenant_id = $1 AND id = $2")
+                .bind(t)
+                .bind(id.0)
+                .execute(self.conn())
+                .await?,
+        )
     }
 }

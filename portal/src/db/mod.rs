@@ -287,6 +287,15 @@ pub(crate) fn flag(row: &AnyRow, column: &str) -> Result<bool, DbError> {
     Ok(row.try_get::<i64, _>(column)? != 0)
 }
 
+/// An UPDATE or DELETE of one object by id: no row means no such object in this tenant.
+pub(crate) fn one_row(done: sqlx::any::AnyQueryResult) -> Result<(), DbError> {
+    if done.rows_affected() == 0 {
+        Err(DbError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
 /// Caps a page size asked for by a caller.
 pub(crate) fn page_limit(limit: u32) -> i64 {
     i64::from(limit.clamp(1, 500))

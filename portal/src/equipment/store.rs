@@ -1,5 +1,5 @@
 use super::{Equipment, NewEquipment};
-use crate::db::{DbError, TenantTx, page_limit};
+use crate::db::{DbError, TenantTx, one_row, page_limit};
 use crate::ids::{AccountId, ContractId, EquipmentId, SiteId};
 use ingest::domain::{MacAddress, SerialNumber};
 use sqlx::Row;
@@ -164,22 +164,20 @@ impl TenantTx {
         at: i64,
     ) -> Result<(), DbError> {
         let t = self.t();
-        let done = sqlx::query(
-            "UPDATE equipment SET last_ip = COALESCE($3, last_ip), \
-               last_reported_at = CASE WHEN last_reported_at IS NULL OR last_reported_at < $4 \
-                                       THEN $4 ELSE last_reported_at END \
-             WHERE tenant_id = $1 AND id = $2",
+        one_row(
+            sqlx::query(
+                "UPDATE equipment SET last_ip = COALESCE($3, last_ip), \
+                   last_reported_at = CASE WHEN last_reported_at IS NULL OR last_reported_at < $4 \
+                                           THEN $4 ELSE last_reported_at END \
+                 WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(t)
+            .bind(id.0)
+            .bind(ip)
+            .bind(at)
+            .execute(self.conn())
+            .await?,
         )
-        .bind(t)
-        .bind(id.0)
-        .bind(ip)
-        .bind(at)
-        .execute(self.conn())
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(DbError::NotFound);
-        }
-        Ok(())
     }
 
     /// `status` is active, inactive or removed (the database refuses anything else).
@@ -189,18 +187,16 @@ impl TenantTx {
         status: &str,
     ) -> Result<(), DbError> {
         let (t, now) = (self.t(), self.now_ms());
-        let done = sqlx::query(
-            "UPDATE equipment SET status = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2",
+        one_row(
+            sqlx::query(
+                "UPDATE equipment SET status = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(t)
+            .bind(id.0)
+            .bind(status)
+            .bind(now)
+            .execute(self.conn())
+            .await?,
         )
-        .bind(t)
-        .bind(id.0)
-        .bind(status)
-        .bind(now)
-        .execute(self.conn())
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(DbError::NotFound);
-        }
-        Ok(())
     }
 }

@@ -1,6 +1,6 @@
 use super::{NewUser, Role, User, UserKind};
 use crate::auth::Permission;
-use crate::db::{DbError, TenantTx, flag, page_limit};
+use crate::db::{DbError, TenantTx, flag, one_row, page_limit};
 use crate::ids::{AccountId, RoleId, UserId};
 use ingest::domain::EmailAddress;
 use sqlx::Row;
@@ -185,21 +185,19 @@ impl TenantTx {
     /// Sets a new password hash and activates an invited user.
     pub async fn set_password_hash(&mut self, id: UserId, phc: &str) -> Result<(), DbError> {
         let (t, now) = (self.t(), self.now_ms());
-        let done = sqlx::query(
-            "UPDATE users SET password_hash = $3, updated_at = $4, \
-               status = CASE WHEN status = 'invited' THEN 'active' ELSE status END \
-             WHERE tenant_id = $1 AND id = $2",
+        one_row(
+            sqlx::query(
+                "UPDATE users SET password_hash = $3, updated_at = $4, \
+                   status = CASE WHEN status = 'invited' THEN 'active' ELSE status END \
+                 WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(t)
+            .bind(id.0)
+            .bind(phc)
+            .bind(now)
+            .execute(self.conn())
+            .await?,
         )
-        .bind(t)
-        .bind(id.0)
-        .bind(phc)
-        .bind(now)
-        .execute(self.conn())
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(DbError::NotFound);
-        }
-        Ok(())
     }
 
     pub async fn role(&mut self, id: RoleId) -> Result<Role, DbError> {
