@@ -92,6 +92,13 @@ async fn tenants_are_created_ready_to_use(t: TestDb) {
             "account_user"
         ]
     );
+    assert!(roles.iter().all(|r| r.builtin));
+    let (own, first_role) = db
+        .run(async |tx| Ok((tx.tenant().await?, tx.role(roles[0].id).await?)))
+        .await
+        .unwrap();
+    assert_eq!(own, tenant, "a handle reads its own directory row");
+    assert_eq!(first_role, roles[0]);
     // the standard meter kinds exist: a reading of each kind can be stored
     let acc = account(&db, "A-1").await;
     let eq = device(&db, acc, "E1").await;
