@@ -2,9 +2,12 @@
 //!
 //! With default features off this crate is only the vocabulary shared by the agent and the
 //! server: the domain types a reading is made of ([`domain`]) and the typed ids the ingest ports
-//! speak of ([`ids`]). The reading sources, extractors and the validation pipeline build on them.
+//! speak of ([`ids`]). The `pipeline` feature (on by default) adds the validation pipeline;
+//! the reading sources and extractors will build on it.
 
 pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod ids;
+#[cfg(feature = "pipeline")]
+pub mod pipeline;

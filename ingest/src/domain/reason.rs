@@ -18,6 +18,8 @@ pub enum Outcome {
     Flag,
     /// Cannot be right: the reading is refused.
     Reject,
+    /// Already stored: the same reading arrived again.
+    Duplicate,
 }
 
 impl Reason {
