@@ -11,3 +11,6 @@ pub mod domain;
 pub mod ids;
 #[cfg(feature = "pipeline")]
 pub mod pipeline;
+#[cfg(feature = "pipeline")]
+pub mod upload;
+pub mod wire;

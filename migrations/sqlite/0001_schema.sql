@@ -1,5 +1,5 @@
 -- Printyx schema, SQLite series. migrations/postgres/0001_schema.sql has the same meaning;
--- portal/tests/storage/schema_equivalence.rs compares the two after migrating.
+-- portal/tests/integration/schema_equivalence.rs compares the two after migrating.
 --
 -- Conventions: see the PostgreSQL file. Differences, all of form and none of meaning:
 --   * SQLite assigns ids only to a lone INTEGER PRIMARY KEY, so `id` is that (the rowid) and
@@ -310,6 +310,8 @@ CREATE INDEX equipment_account_idx ON equipment (tenant_id, account_id, id);
 CREATE INDEX equipment_contract_idx ON equipment (tenant_id, contract_id);
 CREATE INDEX equipment_mac_idx ON equipment (tenant_id, mac);
 CREATE INDEX equipment_asset_tag_idx ON equipment (tenant_id, asset_tag);
+-- for the check that an agent is not reporting another dealer's device
+CREATE INDEX equipment_serial_key_idx ON equipment (serial_key);
 
 -- Addresses allowed to send meter e-mails for a device besides its account's contacts.
 CREATE TABLE equipment_email_senders (
@@ -363,6 +365,31 @@ CREATE TABLE agent_batches (
     received_at    INTEGER NOT NULL,
     PRIMARY KEY (tenant_id, agent_id, batch_id),
     FOREIGN KEY (tenant_id, agent_id) REFERENCES agents (tenant_id, id)
+) STRICT;
+
+-- Devices an agent reported that no equipment matches: the dealer's "new devices" list.
+-- Readings of such a device are never billed; registering it links the equipment.
+CREATE TABLE discovered_devices (
+    tenant_id      INTEGER NOT NULL REFERENCES tenants (tenant_id),
+    id             INTEGER PRIMARY KEY,
+    agent_id       INTEGER,
+    -- the serial's matching key, else the MAC, else the asset tag
+    identity_key   TEXT NOT NULL,
+    serial         TEXT,
+    mac            TEXT,
+    asset_tag      TEXT,
+    ip             TEXT,
+    vendor         TEXT,
+    model          TEXT,
+    meters_json    TEXT NOT NULL DEFAULT '{}',
+    first_seen_at  INTEGER NOT NULL,
+    last_seen_at   INTEGER NOT NULL,
+    status         TEXT NOT NULL DEFAULT 'new' CHECK (status IN ('new', 'ignored', 'registered')),
+    equipment_id   INTEGER,
+    UNIQUE (tenant_id, id),
+    UNIQUE (tenant_id, identity_key),
+    FOREIGN KEY (tenant_id, agent_id) REFERENCES agents (tenant_id, id),
+    FOREIGN KEY (tenant_id, equipment_id) REFERENCES equipment (tenant_id, id)
 ) STRICT;
 
 CREATE TABLE files (

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::Path;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Address the HTTP server listens on.
@@ -30,6 +30,10 @@ pub struct Config {
     pub request_timeout_seconds: u64,
     /// Largest request body accepted (uploads have their own limits).
     pub max_body_bytes: usize,
+    /// Largest agent upload (a batch of up to 1,000 observations with evidence).
+    pub max_upload_bytes: usize,
+    /// Thresholds of the reading validation pipeline.
+    pub pipeline: ingest::pipeline::PipelineConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +57,8 @@ impl Default for Config {
             shutdown_grace_seconds: 30,
             request_timeout_seconds: 30,
             max_body_bytes: 1024 * 1024,
+            max_upload_bytes: 16 * 1024 * 1024,
+            pipeline: ingest::pipeline::PipelineConfig::default(),
         }
     }
 }
@@ -92,7 +98,7 @@ mod tests {
         for key in keys.as_object().unwrap().keys() {
             let documented = text.lines().any(|l| {
                 let l = l.trim_start_matches('#').trim_start();
-                l.starts_with(&format!("{key} =")) || l.starts_with(&format!("{key}="))
+                l.starts_with(&format!("{key} =")) || l.starts_with(&format!("[{key}]"))
             });
             assert!(documented, "config/printyx.toml does not document `{key}`");
         }

@@ -4,6 +4,8 @@
 //! and rules come first, storage in `store.rs`. All storage goes through [`db::TenantDb`].
 
 pub mod accounts;
+pub mod agents;
+pub mod audit;
 pub mod auth;
 pub mod clock {
     //! Re-exported from ingest so both crates share one notion of time.

@@ -54,6 +54,28 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage collection agents.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AgentCommand {
+    /// Register an agent and print its one-time enrollment code (valid 7 days).
+    Create {
+        #[arg(long)]
+        tenant: String,
+        /// Where it runs, e.g. "Acme Dental, main office".
+        #[arg(long)]
+        name: String,
+    },
+    /// Revoke an agent's token at once.
+    Revoke {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        id: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -157,6 +179,41 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = portal::server::open_database(&config, clock).await?;
             for t in db.list_tenants().await? {
                 println!("{}\t{}\t{}\t{}", t.id, t.slug.as_str(), t.status, t.name);
+            }
+            Ok(())
+        }
+        Command::Agent(command) => {
+            let db = portal::server::open_database(&config, clock).await?;
+            let slug = match &command {
+                AgentCommand::Create { tenant, .. } | AgentCommand::Revoke { tenant, .. } => {
+                    TenantSlug::parse(tenant)?
+                }
+            };
+            let tenant = db
+                .tenant_by_slug(&slug)
+                .await
+                .with_context(|| format!("no tenant with slug '{}'", slug.as_str()))?;
+            let db = db.tenant(tenant.id);
+            match command {
+                AgentCommand::Create { name, .. } => {
+                    let created = db.run(async |tx| tx.create_agent(&name).await).await?;
+                    println!(
+                        "created agent {} (id {})",
+                        created.agent.name, created.agent.id
+                    );
+                    println!("enrollment code: {}", created.enrollment_code);
+                }
+                AgentCommand::Revoke { id, .. } => {
+                    db.run(async |tx| tx.revoke_agent(portal::ids::AgentId(id)).await)
+                        .await
+                        .map_err(|e| match e {
+                            portal::db::DbError::NotFound => {
+                                anyhow::anyhow!("no active agent {id}")
+                            }
+                            other => other.into(),
+                        })?;
+                    println!("revoked agent {id}");
+                }
             }
             Ok(())
         }

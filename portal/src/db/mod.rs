@@ -254,6 +254,7 @@ impl TenantDb {
 pub struct TenantTx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
     tenant: TenantId,
+    backend: Backend,
     /// The clock's time when the transaction began: one change, one timestamp.
     now: i64,
 }
@@ -270,6 +271,10 @@ impl TenantTx {
 
     pub fn now_ms(&self) -> i64 {
         self.now
+    }
+
+    pub(crate) fn backend(&self) -> Backend {
+        self.backend
     }
 
     pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
@@ -316,6 +321,11 @@ impl TenantTx {
                 .execute(&mut *tx)
                 .await?;
         }
-        Ok(Self { tx, tenant, now })
+        Ok(Self {
+            tx,
+            tenant,
+            backend,
+            now,
+        })
     }
 }

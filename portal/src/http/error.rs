@@ -16,6 +16,9 @@ pub enum ApiError {
     Unauthorized,
     #[error("not allowed")]
     Forbidden,
+    /// Not allowed, and the caller may know why (an agent reporting another dealer's device).
+    #[error("refused: {0}")]
+    Refused(String),
     /// Bad input, with one message per field where known.
     #[error("invalid input: {0}")]
     Invalid(String),
@@ -43,7 +46,7 @@ impl ApiError {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::Refused(_) => StatusCode::FORBIDDEN,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -69,7 +72,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let detail = match &self {
-            Self::Invalid(d) | Self::Conflict(d) | Self::Unavailable(d) => Some(d.clone()),
+            Self::Invalid(d) | Self::Conflict(d) | Self::Unavailable(d) | Self::Refused(d) => {
+                Some(d.clone())
+            }
             Self::Internal(e) => {
                 tracing::error!(error = %format!("{e:#}"), "request failed");
                 None

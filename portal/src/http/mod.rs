@@ -2,12 +2,14 @@
 
 pub mod error;
 
+use crate::agents;
 use crate::config::Config;
 use crate::db::Db;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,11 +28,20 @@ pub struct AppState {
 
 pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_seconds);
-    let max_body = state.config.max_body_bytes;
-    Router::new()
+    // Bodies are refused by size before they are read; axum's own extractor limit is off so
+    // that this is the one limit.
+    let general = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .layer(RequestBodyLimitLayer::new(max_body))
+        .route("/api/v1/agent/enroll", post(agents::http::enroll))
+        .layer(RequestBodyLimitLayer::new(state.config.max_body_bytes));
+    let uploads = Router::new()
+        .route("/api/v1/agent/readings", post(agents::http::upload))
+        .layer(RequestBodyLimitLayer::new(state.config.max_upload_bytes));
+    Router::new()
+        .merge(general)
+        .merge(uploads)
+        .layer(DefaultBodyLimit::disable())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,

@@ -25,6 +25,7 @@ INSERT INTO meter_kinds (tenant_id, code, label) VALUES ({T}, 'total', 'Total');
 INSERT INTO meter_kinds (tenant_id, code, label) VALUES ({T}, 'seed_{T}', 'Only tenant {T} has this');
 INSERT INTO agents (tenant_id, id, account_id, site_id, name, created_at) VALUES ({T}, {ID}, {ID}, {ID}, 'agent', 0);
 INSERT INTO agent_batches (tenant_id, agent_id, batch_id, payload_hash, response_json, received_at) VALUES ({T}, {ID}, 'b1', 'h', '{}', 0);
+INSERT INTO discovered_devices (tenant_id, id, agent_id, identity_key, serial, first_seen_at, last_seen_at, equipment_id) VALUES ({T}, {ID}, {ID}, 'NEW{T}', 'NEW{T}', 0, 0, {ID});
 INSERT INTO files (tenant_id, id, storage_name, original_name, content_type, size_bytes, sha256, uploaded_by, created_at) VALUES ({T}, {ID}, 'file-{T}', 'meter.jpg', 'image/jpeg', 1, '0000000000000000000000000000000000000000000000000000000000000000', {ID}, 0);
 INSERT INTO evidence (tenant_id, id, kind, file_id, summary, created_at) VALUES ({T}, {ID}, 'photo', {ID}, 'photo', 0);
 INSERT INTO readings (tenant_id, id, equipment_id, meter_kind, value, read_at, received_at, source, status, evidence_id, idempotency_key, agent_id, submitted_by) VALUES ({T}, {ID}, {ID}, 'total', 100, 0, 0, 'photo', 'accepted', {ID}, 'r-{T}', {ID}, {ID});

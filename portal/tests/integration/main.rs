@@ -1,10 +1,11 @@
-//! Storage tests: every body runs against SQLite and PostgreSQL (see `harness`).
+//! Storage and API tests: every body runs against SQLite and PostgreSQL (see `harness`).
 #![allow(
     clippy::unwrap_used,
     clippy::disallowed_methods,
     missing_debug_implementations
 )]
 
+mod agent_api;
 mod harness;
 mod isolation;
 mod schema;

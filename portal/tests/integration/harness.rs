@@ -238,3 +238,35 @@ macro_rules! backends {
         )+
     };
 }
+
+/// The real application on 127.0.0.1:0 over a [`TestDb`], for HTTP tests.
+pub struct TestApp {
+    pub t: TestDb,
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+/// Boots the router as `printyx serve` does, with `configure` applied to the default config.
+pub async fn spawn_app(t: TestDb, configure: impl FnOnce(&mut portal::config::Config)) -> TestApp {
+    let mut config = portal::config::Config::default();
+    configure(&mut config);
+    let state = portal::http::AppState {
+        db: t.db.clone(),
+        config: Arc::new(config),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = portal::http::router(state);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    TestApp {
+        t,
+        base,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}

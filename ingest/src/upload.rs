@@ -1,0 +1,482 @@
+//! Agent uploads: a [`Batch`] in, a [`BatchResponse`] out, every reading through the pipeline.
+//!
+//! Storage is reached only through [`IngestPort`], one transaction of one tenant, which the
+//! portal implements on both databases. Idempotency has two levels: a batch id already seen
+//! gets its stored answer (or 422 when the payload differs), and an observation re-sent in a
+//! new batch (the agent crashed after uploading, before marking it sent) is recognised by its
+//! readings' idempotency keys and answered `duplicate`.
+
+use crate::domain::{
+    MacAddress, MeterKind, MeterValue, Outcome, ReadingSource, Reason, SerialNumber,
+};
+use crate::ids::{AgentId, EquipmentId};
+use crate::pipeline::{
+    self, Counter, DeviceMatch, Facts, MeterFacts, PipelineConfig, Submission, Verdict,
+};
+use crate::wire::{
+    Alert, Batch, BatchError, BatchResponse, CounterResult, Observation, ObservationResult,
+    ObservationSource, ResultOutcome, Supply,
+};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+
+/// How a device is looked up: only by what identifies it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeviceQuery {
+    pub serial: Option<SerialNumber>,
+    pub mac: Option<MacAddress>,
+    pub asset_tag: Option<String>,
+}
+
+/// A batch id seen before, with the hash of its payload and the answer given.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchClaim {
+    New,
+    Seen {
+        payload_hash: String,
+        response_json: String,
+    },
+}
+
+/// A decided reading to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecidedReading {
+    pub equipment_id: EquipmentId,
+    pub meter_kind: MeterKind,
+    pub segment: i64,
+    pub value: MeterValue,
+    pub read_at: i64,
+    pub source: ReadingSource,
+    pub verdict: Verdict,
+    pub reasons: Vec<Reason>,
+    pub evidence_id: Option<i64>,
+    pub idempotency_key: String,
+    pub agent_id: Option<AgentId>,
+}
+
+/// What ingest needs from storage, inside one transaction of one tenant.
+pub trait IngestPort: Send {
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Records the batch id as being processed, or returns what was answered for it before.
+    fn claim_batch(
+        &mut self,
+        agent: AgentId,
+        batch_id: &str,
+        payload_hash: &str,
+    ) -> impl Future<Output = Result<BatchClaim, Self::Error>> + Send;
+    fn finish_batch(
+        &mut self,
+        agent: AgentId,
+        batch_id: &str,
+        response_json: &str,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Meter kinds this tenant defines.
+    fn meter_kinds(
+        &mut self,
+    ) -> impl Future<Output = Result<BTreeSet<MeterKind>, Self::Error>> + Send;
+    fn find_device(
+        &mut self,
+        query: &DeviceQuery,
+    ) -> impl Future<Output = Result<DeviceMatch, Self::Error>> + Send;
+    /// Whether another tenant has a device with this serial (asked only when this tenant has
+    /// none): an agent must never report into another dealer's fleet.
+    fn serial_of_other_tenant(
+        &mut self,
+        serial: &SerialNumber,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+    fn meter_facts(
+        &mut self,
+        equipment: EquipmentId,
+        kind: &MeterKind,
+        read_at: i64,
+    ) -> impl Future<Output = Result<MeterFacts, Self::Error>> + Send;
+    /// The value and read time stored under an idempotency key.
+    fn reading_by_key(
+        &mut self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<(MeterValue, i64)>, Self::Error>> + Send;
+    fn store_evidence(
+        &mut self,
+        kind: &str,
+        summary: &str,
+        payload: Option<&str>,
+    ) -> impl Future<Output = Result<i64, Self::Error>> + Send;
+    /// Stores the reading, and a review item when its verdict is review.
+    fn store_reading(
+        &mut self,
+        reading: &DecidedReading,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    fn record_supplies(
+        &mut self,
+        equipment: EquipmentId,
+        supplies: &[Supply],
+        observed_at: i64,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Opens new alerts, refreshes open ones, clears those no longer reported.
+    fn record_alerts(
+        &mut self,
+        equipment: EquipmentId,
+        alerts: &[Alert],
+        observed_at: i64,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    fn record_report(
+        &mut self,
+        equipment: EquipmentId,
+        ip: Option<&str>,
+        at: i64,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// An unregistered device, for the dealer's "new devices" list.
+    fn record_new_device(
+        &mut self,
+        agent: AgentId,
+        observation: &Observation,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError<E: std::error::Error + 'static> {
+    /// The batch is malformed: 422, nothing stored.
+    #[error(transparent)]
+    Invalid(#[from] BatchError),
+    /// An id seen before with a different payload: 422, nothing stored.
+    #[error("{0}")]
+    Conflict(String),
+    /// A device of another tenant: 403, nothing stored.
+    #[error("{0}")]
+    ForeignDevice(String),
+    #[error("storage: {0}")]
+    Port(#[source] E),
+}
+
+/// SHA-256 of the batch's canonical JSON: the same batch always hashes the same.
+pub fn payload_hash(batch: &Batch) -> String {
+    let bytes = serde_json::to_vec(batch).unwrap_or_default();
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Processes one batch from `agent`, received at `received_at`. The caller commits the port's
+/// transaction when this returns `Ok`, and rolls it back otherwise.
+pub async fn process_batch<P: IngestPort>(
+    port: &mut P,
+    agent: AgentId,
+    batch: &Batch,
+    received_at: i64,
+    config: &PipelineConfig,
+) -> Result<BatchResponse, UploadError<P::Error>> {
+    batch.validate()?;
+    let hash = payload_hash(batch);
+    match port
+        .claim_batch(agent, &batch.batch_id, &hash)
+        .await
+        .map_err(UploadError::Port)?
+    {
+        BatchClaim::Seen {
+            payload_hash,
+            response_json,
+        } => {
+            if payload_hash != hash {
+                return Err(UploadError::Conflict(format!(
+                    "batch {} was already received with different contents",
+                    batch.batch_id
+                )));
+            }
+            return serde_json::from_str(&response_json)
+                .map_err(|e| UploadError::Conflict(format!("stored answer unreadable: {e}")));
+        }
+        BatchClaim::New => {}
+    }
+    let kinds = port.meter_kinds().await.map_err(UploadError::Port)?;
+    let mut results = Vec::with_capacity(batch.observations.len());
+    for obs in &batch.observations {
+        results.push(process_observation(port, agent, obs, received_at, config, &kinds).await?);
+    }
+    let response = BatchResponse {
+        batch_id: batch.batch_id.clone(),
+        results,
+    };
+    let json =
+        serde_json::to_string(&response).map_err(|e| UploadError::Conflict(e.to_string()))?;
+    port.finish_batch(agent, &batch.batch_id, &json)
+        .await
+        .map_err(UploadError::Port)?;
+    Ok(response)
+}
+
+fn reading_key(agent: AgentId, observation: &str, kind: &MeterKind) -> String {
+    format!("agent:{agent}:{observation}:{kind}")
+}
+
+async fn process_observation<P: IngestPort>(
+    port: &mut P,
+    agent: AgentId,
+    obs: &Observation,
+    received_at: i64,
+    config: &PipelineConfig,
+    kinds: &BTreeSet<MeterKind>,
+) -> Result<ObservationResult, UploadError<P::Error>> {
+    let mut remarks = Vec::new();
+    let query = device_query(obs, &mut remarks);
+    let device = port.find_device(&query).await.map_err(UploadError::Port)?;
+    let DeviceMatch::Known(known) = &device else {
+        if let Some(serial) = &query.serial
+            && port
+                .serial_of_other_tenant(serial)
+                .await
+                .map_err(UploadError::Port)?
+        {
+            return Err(UploadError::ForeignDevice(format!(
+                "observation {}: serial {serial} belongs to another dealer's equipment",
+                obs.id
+            )));
+        }
+        port.record_new_device(agent, obs)
+            .await
+            .map_err(UploadError::Port)?;
+        let facts = Facts {
+            device: device.clone(),
+            meters: BTreeMap::new(),
+        };
+        let decision = pipeline::decide(&submission(obs, received_at, kinds), &facts, config);
+        let reasons = decision
+            .counters
+            .first()
+            .map(|c| c.reasons.clone())
+            .unwrap_or_else(|| {
+                vec![Reason::new(
+                    "identify",
+                    Outcome::Flag,
+                    "unknown device: listed for the dealer as a new device",
+                )]
+            });
+        remarks.extend(reasons);
+        let counters = obs
+            .meters
+            .iter()
+            .map(|(kind, value)| CounterResult {
+                kind: kind.clone(),
+                value: *value,
+                outcome: ResultOutcome::Review,
+                reasons: vec![],
+            })
+            .collect();
+        return Ok(ObservationResult {
+            id: obs.id.clone(),
+            outcome: ResultOutcome::Review,
+            counters,
+            reasons: remarks,
+        });
+    };
+    let equipment = known.equipment_id;
+
+    // Re-sent observation? Its readings are stored under their keys.
+    let mut stored = 0;
+    for (kind, value) in &obs.meters {
+        if let Some((v, at)) = port
+            .reading_by_key(&reading_key(agent, &obs.id, kind))
+            .await
+            .map_err(UploadError::Port)?
+        {
+            if v.get() as u64 != *value || at != obs.read_at {
+                return Err(UploadError::Conflict(format!(
+                    "observation {} was already received with different values",
+                    obs.id
+                )));
+            }
+            stored += 1;
+        }
+    }
+    if stored > 0 && stored == obs.meters.len() {
+        let counters = obs
+            .meters
+            .iter()
+            .map(|(kind, value)| CounterResult {
+                kind: kind.clone(),
+                value: *value,
+                outcome: ResultOutcome::Duplicate,
+                reasons: vec![],
+            })
+            .collect();
+        return Ok(ObservationResult {
+            id: obs.id.clone(),
+            outcome: ResultOutcome::Duplicate,
+            counters,
+            reasons: remarks,
+        });
+    }
+
+    let submission = submission(obs, received_at, kinds);
+    let mut facts = Facts {
+        device: device.clone(),
+        meters: BTreeMap::new(),
+    };
+    for c in &submission.counters {
+        let m = port
+            .meter_facts(equipment, &c.kind, obs.read_at)
+            .await
+            .map_err(UploadError::Port)?;
+        facts.meters.insert(c.kind.clone(), m);
+    }
+    let decision = pipeline::decide(&submission, &facts, config);
+
+    let evidence_id = if decision
+        .counters
+        .iter()
+        .any(|c| c.verdict != Verdict::Duplicate)
+    {
+        let payload = obs.evidence.as_ref().map(|e| e.to_string());
+        let summary = format!(
+            "{} observation {} from agent {agent}",
+            source_name(obs.source),
+            obs.id
+        );
+        Some(
+            port.store_evidence(source_name(obs.source), &summary, payload.as_deref())
+                .await
+                .map_err(UploadError::Port)?,
+        )
+    } else {
+        None
+    };
+    let mut counters = Vec::new();
+    for c in &decision.counters {
+        if c.verdict != Verdict::Duplicate {
+            let reading = DecidedReading {
+                equipment_id: equipment,
+                meter_kind: c.kind.clone(),
+                segment: facts.meters.get(&c.kind).map_or(0, |m| m.segment),
+                value: c.value,
+                read_at: obs.read_at,
+                source: submission.source,
+                verdict: c.verdict,
+                reasons: c.reasons.clone(),
+                evidence_id,
+                idempotency_key: reading_key(agent, &obs.id, &c.kind),
+                agent_id: Some(agent),
+            };
+            port.store_reading(&reading)
+                .await
+                .map_err(UploadError::Port)?;
+        }
+        counters.push(CounterResult {
+            kind: c.kind.clone(),
+            value: c.value.get() as u64,
+            outcome: outcome(c.verdict),
+            reasons: c.reasons.clone(),
+        });
+    }
+    // Counters of kinds this dealer does not define are refused, not stored.
+    for (kind, value) in obs.meters.iter().filter(|(k, _)| !kinds.contains(*k)) {
+        counters.push(CounterResult {
+            kind: kind.clone(),
+            value: *value,
+            outcome: ResultOutcome::Rejected,
+            reasons: vec![Reason::new(
+                "identify",
+                Outcome::Reject,
+                format!("meter kind {kind} is not defined for this dealer"),
+            )],
+        });
+    }
+    if let Some(supplies) = &obs.supplies {
+        port.record_supplies(equipment, supplies, obs.read_at)
+            .await
+            .map_err(UploadError::Port)?;
+    }
+    if let Some(alerts) = &obs.alerts {
+        port.record_alerts(equipment, alerts, obs.read_at)
+            .await
+            .map_err(UploadError::Port)?;
+    }
+    port.record_report(equipment, obs.device.ip.as_deref(), obs.read_at)
+        .await
+        .map_err(UploadError::Port)?;
+    let overall = counters
+        .iter()
+        .map(|c| c.outcome)
+        .max()
+        .unwrap_or(ResultOutcome::Accepted);
+    Ok(ObservationResult {
+        id: obs.id.clone(),
+        outcome: overall,
+        counters,
+        reasons: remarks,
+    })
+}
+
+fn source_name(s: ObservationSource) -> &'static str {
+    match s {
+        ObservationSource::Snmp => "snmp",
+        ObservationSource::Mqtt => "mqtt",
+    }
+}
+
+fn outcome(v: Verdict) -> ResultOutcome {
+    match v {
+        Verdict::Accepted => ResultOutcome::Accepted,
+        Verdict::Review => ResultOutcome::Review,
+        Verdict::Rejected => ResultOutcome::Rejected,
+        Verdict::Duplicate => ResultOutcome::Duplicate,
+    }
+}
+
+fn submission(obs: &Observation, received_at: i64, kinds: &BTreeSet<MeterKind>) -> Submission {
+    Submission {
+        source: match obs.source {
+            ObservationSource::Snmp => ReadingSource::AgentSnmp,
+            ObservationSource::Mqtt => ReadingSource::AgentMqtt,
+        },
+        read_at: obs.read_at,
+        received_at,
+        counters: obs
+            .meters
+            .iter()
+            .filter(|(k, _)| kinds.contains(*k))
+            .filter_map(|(k, v)| {
+                let value = MeterValue::from_u64(*v).ok()?;
+                Some(Counter {
+                    kind: k.clone(),
+                    value,
+                    confidence: None,
+                })
+            })
+            .collect(),
+    }
+}
+
+/// Parses what identifies the device; an unparsable field is noted and not used.
+fn device_query(obs: &Observation, remarks: &mut Vec<Reason>) -> DeviceQuery {
+    let d = &obs.device;
+    let mut note = |what: &str, e: String| {
+        remarks.push(Reason::new(
+            "identify",
+            Outcome::Note,
+            format!("{what} ignored: {e}"),
+        ))
+    };
+    let serial = d.serial.as_deref().and_then(|s| {
+        SerialNumber::parse(s)
+            .map_err(|e| note("serial", e.to_string()))
+            .ok()
+    });
+    let mac = d.mac.as_deref().and_then(|m| {
+        MacAddress::parse(m)
+            .map_err(|e| note("MAC", e.to_string()))
+            .ok()
+    });
+    let asset_tag = d
+        .asset_tag
+        .as_ref()
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty());
+    DeviceQuery {
+        serial,
+        mac,
+        asset_tag,
+    }
+}

@@ -1,0 +1,92 @@
+//! `POST /api/v1/agent/enroll` and `POST /api/v1/agent/readings`: thin adapters over
+//! [`Db::enroll_agent`](crate::db::Db), [`Db::authenticate_agent`] and ingest's
+//! [`process_batch`](ingest::upload::process_batch).
+
+use crate::audit::AuditEntry;
+use crate::http::{ApiError, AppState};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use ingest::upload::{UploadError, process_batch};
+use ingest::wire::{Batch, BatchResponse, EnrollRequest, EnrollResponse};
+
+/// Parses a JSON body with a message that says what is wrong (axum's own rejection is text).
+fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::Invalid(format!("invalid JSON body: {e}")))
+}
+
+/// Public: the enrollment code is the credential. Unknown, used and expired codes all get the
+/// same 401.
+pub async fn enroll(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<EnrollResponse>, ApiError> {
+    let req: EnrollRequest = json(&body)?;
+    let (_tenant, agent, token) = state
+        .db
+        .enroll_agent(&req.code, &req.hostname, &req.agent_version)
+        .await
+        .map_err(|e| match e {
+            crate::db::DbError::NotFound => ApiError::Unauthorized,
+            other => other.into(),
+        })?;
+    Ok(Json(EnrollResponse {
+        agent_id: agent.0,
+        token,
+    }))
+}
+
+/// Bearer agent token. The whole batch is one transaction: stored entirely, or not at all.
+pub async fn upload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<BatchResponse>, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::Unauthorized)?;
+    let (tenant, agent) = state
+        .db
+        .authenticate_agent(token)
+        .await
+        .map_err(|e| match e {
+            crate::db::DbError::NotFound => ApiError::Unauthorized,
+            other => other.into(),
+        })?;
+    let batch: Batch = json(&body)?;
+    let db = state.db.tenant(tenant);
+    let mut tx = db.begin().await?;
+    let received_at = tx.now_ms();
+    match process_batch(&mut tx, agent, &batch, received_at, &state.config.pipeline).await {
+        Ok(response) => {
+            tx.commit().await?;
+            Ok(Json(response))
+        }
+        Err(UploadError::Invalid(e)) => Err(ApiError::Invalid(e.to_string())),
+        Err(UploadError::Conflict(m)) => Err(ApiError::Invalid(m)),
+        Err(UploadError::ForeignDevice(m)) => {
+            drop(tx); // nothing of the batch is kept
+            let entry = AuditEntry {
+                actor_kind: "agent",
+                actor_id: Some(agent.0),
+                account_id: None,
+                action: "agent.upload_refused".into(),
+                entity_type: "agent".into(),
+                entity_id: Some(agent.to_string()),
+                summary: serde_json::json!({ "batch_id": batch.batch_id, "reason": m }),
+                ip: None,
+                user_agent: headers
+                    .get(header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+            };
+            db.run(async |tx| tx.append_audit(&entry).await).await?;
+            tracing::warn!(tenant = %tenant, agent = %agent, "{m}");
+            Err(ApiError::Refused(m))
+        }
+        Err(UploadError::Port(e)) => Err(e.into()),
+    }
+}

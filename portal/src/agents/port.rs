@@ -1,0 +1,488 @@
+//! The portal's side of ingest's storage port: every question the pipeline asks, answered
+//! inside one tenant transaction, with the same SQL on both databases.
+
+use crate::db::{Backend, DbError, TenantTx};
+use crate::equipment::Equipment;
+use crate::ids::{AgentId, EquipmentId, EvidenceId, ReadingId};
+use crate::readings::{NewReading, Stored};
+use ingest::domain::{MeterKind, MeterValue, ReadingStatus, SerialNumber};
+use ingest::pipeline::{DeviceFacts, DeviceMatch, MatchedBy, MeterFacts, Point};
+use ingest::upload::{BatchClaim, DecidedReading, DeviceQuery, IngestPort};
+use ingest::wire::{Alert, Observation, Supply};
+use sqlx::Row;
+use std::collections::BTreeSet;
+
+/// History older than this does not shape the expected volume.
+const AVERAGE_WINDOW_MS: i64 = 90 * 86_400_000;
+/// Less history than this gives no meaningful average.
+const MIN_AVERAGE_SPAN_MS: i64 = 14 * 86_400_000;
+
+impl TenantTx {
+    async fn device_facts(
+        &mut self,
+        eq: &Equipment,
+        matched_by: MatchedBy,
+    ) -> Result<DeviceMatch, DbError> {
+        let t = self.t();
+        let rated = sqlx::query(
+            "SELECT m.rated_ppm, m.rated_monthly_volume FROM equipment e \
+             JOIN device_models m ON m.tenant_id = e.tenant_id AND m.id = e.model_id \
+             WHERE e.tenant_id = $1 AND e.id = $2",
+        )
+        .bind(t)
+        .bind(eq.id.0)
+        .fetch_optional(self.conn())
+        .await?;
+        let (ppm, volume) = match rated {
+            Some(r) => (
+                r.try_get::<Option<i64>, _>("rated_ppm")?,
+                r.try_get::<Option<i64>, _>("rated_monthly_volume")?,
+            ),
+            None => (None, None),
+        };
+        Ok(DeviceMatch::Known(DeviceFacts {
+            equipment_id: eq.id,
+            matched_by,
+            rated_ppm: ppm.and_then(|p| u32::try_from(p).ok()),
+            rated_monthly_volume: volume.and_then(|v| u64::try_from(v).ok()),
+        }))
+    }
+
+    /// Serial first (and its O/0, I/1 variants); MAC or asset tag only when the device reports
+    /// no serial, and only when exactly one device has it. Never the IP address.
+    pub async fn find_device(&mut self, q: &DeviceQuery) -> Result<DeviceMatch, DbError> {
+        if let Some(serial) = &q.serial {
+            if let Some(eq) = self.equipment_by_serial(serial).await? {
+                let by = if eq.serial.as_str() == serial.as_str() {
+                    MatchedBy::Serial
+                } else {
+                    MatchedBy::SerialVariant {
+                        reported: serial.to_string(),
+                        registered: eq.serial.to_string(),
+                    }
+                };
+                return self.device_facts(&eq, by).await;
+            }
+            return Ok(DeviceMatch::Unknown {
+                reported: format!("serial {serial}"),
+            });
+        }
+        if let Some(mac) = &q.mac
+            && let [eq] = self.equipment_by_mac(mac).await?.as_slice()
+        {
+            return self.device_facts(eq, MatchedBy::Mac).await;
+        }
+        if let Some(tag) = &q.asset_tag
+            && let [eq] = self.equipment_by_asset_tag(tag).await?.as_slice()
+        {
+            return self.device_facts(eq, MatchedBy::AssetTag).await;
+        }
+        let reported = [
+            q.mac.as_ref().map(|m| format!("MAC {m}")),
+            q.asset_tag.as_ref().map(|t| format!("asset tag {t}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ");
+        Ok(DeviceMatch::Unknown { reported })
+    }
+
+    /// The accepted history around `read_at` in the meter's current segment.
+    pub async fn meter_facts(
+        &mut self,
+        equipment: EquipmentId,
+        kind: &MeterKind,
+        read_at: i64,
+    ) -> Result<MeterFacts, DbError> {
+        let t = self.t();
+        let segment: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(segment), 0) FROM counter_resets \
+             WHERE tenant_id = $1 AND equipment_id = $2 AND meter_kind = $3",
+        )
+        .bind(t)
+        .bind(equipment.0)
+        .bind(kind.as_str())
+        .fetch_one(self.conn())
+        .await?;
+        let point = |row: Option<sqlx::any::AnyRow>| -> Result<Option<Point>, DbError> {
+            row.map(|r| {
+                Ok(Point {
+                    value: MeterValue::new(r.try_get("value")?)?,
+                    read_at: r.try_get("read_at")?,
+                })
+            })
+            .transpose()
+        };
+        let before = sqlx::query(
+            "SELECT value, read_at FROM readings \
+             WHERE tenant_id = $1 AND equipment_id = $2 AND meter_kind = $3 AND status = 'accepted' \
+               AND segment = $4 AND read_at <= $5 ORDER BY read_at DESC, id DESC LIMIT 1",
+        )
+        .bind(t)
+        .bind(equipment.0)
+        .bind(kind.as_str())
+        .bind(segment)
+        .bind(read_at)
+        .fetch_optional(self.conn())
+        .await?;
+        let after = sqlx::query(
+            "SELECT value, read_at FROM readings \
+             WHERE tenant_id = $1 AND equipment_id = $2 AND meter_kind = $3 AND status = 'accepted' \
+               AND segment = $4 AND read_at > $5 ORDER BY read_at, id LIMIT 1",
+        )
+        .bind(t)
+        .bind(equipment.0)
+        .bind(kind.as_str())
+        .bind(segment)
+        .bind(read_at)
+        .fetch_optional(self.conn())
+        .await?;
+        let span = sqlx::query(
+            "SELECT MIN(read_at) AS first_at, MAX(read_at) AS last_at, MIN(value) AS low, MAX(value) AS high \
+             FROM readings WHERE tenant_id = $1 AND equipment_id = $2 AND meter_kind = $3 \
+               AND status = 'accepted' AND segment = $4 AND read_at <= $5 AND read_at >= $6",
+        )
+        .bind(t)
+        .bind(equipment.0)
+        .bind(kind.as_str())
+        .bind(segment)
+        .bind(read_at)
+        .bind(read_at - AVERAGE_WINDOW_MS)
+        .fetch_one(self.conn())
+        .await?;
+        let avg_daily_pages = match (
+            span.try_get::<Option<i64>, _>("first_at")?,
+            span.try_get::<Option<i64>, _>("last_at")?,
+            span.try_get::<Option<i64>, _>("low")?,
+            span.try_get::<Option<i64>, _>("high")?,
+        ) {
+            (Some(first), Some(last), Some(low), Some(high))
+                if last - first >= MIN_AVERAGE_SPAN_MS =>
+            {
+                Some((high - low) as f64 / ((last - first) as f64 / 86_400_000.0))
+            }
+            _ => None,
+        };
+        Ok(MeterFacts {
+            segment,
+            before: point(before)?,
+            after: point(after)?,
+            avg_daily_pages,
+        })
+    }
+
+    pub async fn meter_kinds(&mut self) -> Result<BTreeSet<MeterKind>, DbError> {
+        let t = self.t();
+        let codes: Vec<String> =
+            sqlx::query_scalar("SELECT code FROM meter_kinds WHERE tenant_id = $1")
+                .bind(t)
+                .fetch_all(self.conn())
+                .await?;
+        codes
+            .iter()
+            .map(|c| MeterKind::parse(c).map_err(DbError::from))
+            .collect()
+    }
+
+    /// Whether another tenant has equipment with this serial. On PostgreSQL row-level security
+    /// hides other tenants, so a narrow owner-rights function answers yes or no.
+    pub async fn serial_of_other_tenant(&mut self, serial: &SerialNumber) -> Result<bool, DbError> {
+        let t = self.t();
+        let key = serial.key();
+        match self.backend() {
+            Backend::Postgres => Ok(sqlx::query_scalar::<sqlx::Any, bool>(
+                "SELECT printyx_serial_elsewhere($1)",
+            )
+            .bind(key)
+            .fetch_one(self.conn())
+            .await?),
+            Backend::Sqlite => Ok(sqlx::query_scalar::<sqlx::Any, i64>(
+                "SELECT COUNT(*) FROM equipment WHERE serial_key = $1 AND tenant_id <> $2",
+            )
+            .bind(key)
+            .bind(t)
+            .fetch_one(self.conn())
+            .await?
+                > 0),
+        }
+    }
+
+    pub async fn record_supplies(
+        &mut self,
+        equipment: EquipmentId,
+        supplies: &[Supply],
+        at: i64,
+    ) -> Result<(), DbError> {
+        let t = self.t();
+        for s in supplies {
+            sqlx::query(
+                "INSERT INTO supply_levels (tenant_id, equipment_id, description, kind, color, level, max_capacity, percent, observed_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(t)
+            .bind(equipment.0)
+            .bind(&s.description)
+            .bind(&s.kind)
+            .bind(s.color.as_deref())
+            .bind(s.level.to_mib())
+            .bind(s.max_capacity.to_mib())
+            .bind(s.percent.map(i64::from))
+            .bind(at)
+            .execute(self.conn())
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn record_alerts(
+        &mut self,
+        equipment: EquipmentId,
+        alerts: &[Alert],
+        at: i64,
+    ) -> Result<(), DbError> {
+        let t = self.t();
+        for a in alerts {
+            let refreshed = sqlx::query(
+                "UPDATE device_alerts SET last_seen_at = $4, severity = $5, description = $6 \
+                 WHERE tenant_id = $1 AND equipment_id = $2 AND code = $3 AND cleared_at IS NULL",
+            )
+            .bind(t)
+            .bind(equipment.0)
+            .bind(&a.code)
+            .bind(at)
+            .bind(a.severity.as_str())
+            .bind(&a.description)
+            .execute(self.conn())
+            .await?;
+            if refreshed.rows_affected() == 0 {
+                sqlx::query(
+                    "INSERT INTO device_alerts (tenant_id, equipment_id, code, severity, description, first_seen_at, last_seen_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                )
+                .bind(t)
+                .bind(equipment.0)
+                .bind(&a.code)
+                .bind(a.severity.as_str())
+                .bind(&a.description)
+                .bind(at)
+                .execute(self.conn())
+                .await?;
+            }
+        }
+        let open: Vec<String> = sqlx::query_scalar(
+            "SELECT code FROM device_alerts WHERE tenant_id = $1 AND equipment_id = $2 AND cleared_at IS NULL",
+        )
+        .bind(t)
+        .bind(equipment.0)
+        .fetch_all(self.conn())
+        .await?;
+        for code in open
+            .iter()
+            .filter(|c| !alerts.iter().any(|a| &a.code == *c))
+        {
+            sqlx::query(
+                "UPDATE device_alerts SET cleared_at = $4 \
+                 WHERE tenant_id = $1 AND equipment_id = $2 AND code = $3 AND cleared_at IS NULL",
+            )
+            .bind(t)
+            .bind(equipment.0)
+            .bind(code)
+            .bind(at)
+            .execute(self.conn())
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn record_new_device(
+        &mut self,
+        agent: AgentId,
+        obs: &Observation,
+    ) -> Result<(), DbError> {
+        let (t, now) = (self.t(), self.now_ms());
+        let d = &obs.device;
+        let serial_key = d
+            .serial
+            .as_deref()
+            .and_then(|s| SerialNumber::parse(s).ok())
+            .map(|s| s.key());
+        let Some(identity) = serial_key
+            .or_else(|| d.mac.clone())
+            .or_else(|| d.asset_tag.clone())
+        else {
+            return Ok(()); // nothing identifies it; the batch check already refuses such devices
+        };
+        let meters =
+            serde_json::to_string(&obs.meters).map_err(|e| DbError::Refused(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO discovered_devices (tenant_id, agent_id, identity_key, serial, mac, asset_tag, ip, vendor, model, \
+               meters_json, first_seen_at, last_seen_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) \
+             ON CONFLICT (tenant_id, identity_key) DO UPDATE SET last_seen_at = excluded.last_seen_at, \
+               agent_id = excluded.agent_id, ip = excluded.ip, meters_json = excluded.meters_json",
+        )
+        .bind(t)
+        .bind(agent.0)
+        .bind(identity)
+        .bind(d.serial.as_deref())
+        .bind(d.mac.as_deref())
+        .bind(d.asset_tag.as_deref())
+        .bind(d.ip.as_deref())
+        .bind(d.vendor.as_deref())
+        .bind(d.model.as_deref())
+        .bind(meters)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Stores a decided reading; one that needs review also gets its review-queue item.
+    pub async fn store_decided(&mut self, r: &DecidedReading) -> Result<(), DbError> {
+        let Some(status) = r.verdict.status() else {
+            return Ok(());
+        };
+        let new = NewReading {
+            equipment_id: r.equipment_id,
+            meter_kind: r.meter_kind.clone(),
+            segment: r.segment,
+            value: r.value,
+            read_at: r.read_at,
+            source: r.source,
+            status,
+            reasons: r.reasons.clone(),
+            confidence: None,
+            evidence_id: r.evidence_id.map(EvidenceId),
+            idempotency_key: r.idempotency_key.clone(),
+            agent_id: r.agent_id,
+            submitted_by: None,
+        };
+        let Stored::New(reading) = self.insert_reading(&new).await? else {
+            return Ok(());
+        };
+        if status == ReadingStatus::Review {
+            self.open_review_item(reading.id, &reading.reasons).await?;
+        }
+        Ok(())
+    }
+
+    async fn open_review_item(
+        &mut self,
+        reading: ReadingId,
+        reasons: &[ingest::domain::Reason],
+    ) -> Result<(), DbError> {
+        let (t, now) = (self.t(), self.now_ms());
+        let reasons =
+            serde_json::to_string(reasons).map_err(|e| DbError::Refused(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO review_items (tenant_id, reading_id, reasons, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(t)
+        .bind(reading.0)
+        .bind(reasons)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn reading_by_key(
+        &mut self,
+        key: &str,
+    ) -> Result<Option<(MeterValue, i64)>, DbError> {
+        let t = self.t();
+        let row = sqlx::query(
+            "SELECT value, read_at FROM readings WHERE tenant_id = $1 AND idempotency_key = $2",
+        )
+        .bind(t)
+        .bind(key)
+        .fetch_optional(self.conn())
+        .await?;
+        row.map(|r| Ok((MeterValue::new(r.try_get("value")?)?, r.try_get("read_at")?)))
+            .transpose()
+    }
+}
+
+impl IngestPort for TenantTx {
+    type Error = DbError;
+
+    async fn claim_batch(
+        &mut self,
+        agent: AgentId,
+        batch_id: &str,
+        hash: &str,
+    ) -> Result<BatchClaim, DbError> {
+        TenantTx::claim_batch(self, agent, batch_id, hash).await
+    }
+    async fn finish_batch(
+        &mut self,
+        agent: AgentId,
+        batch_id: &str,
+        response: &str,
+    ) -> Result<(), DbError> {
+        TenantTx::finish_batch(self, agent, batch_id, response).await
+    }
+    async fn meter_kinds(&mut self) -> Result<BTreeSet<MeterKind>, DbError> {
+        TenantTx::meter_kinds(self).await
+    }
+    async fn find_device(&mut self, query: &DeviceQuery) -> Result<DeviceMatch, DbError> {
+        TenantTx::find_device(self, query).await
+    }
+    async fn serial_of_other_tenant(&mut self, serial: &SerialNumber) -> Result<bool, DbError> {
+        TenantTx::serial_of_other_tenant(self, serial).await
+    }
+    async fn meter_facts(
+        &mut self,
+        equipment: EquipmentId,
+        kind: &MeterKind,
+        read_at: i64,
+    ) -> Result<MeterFacts, DbError> {
+        TenantTx::meter_facts(self, equipment, kind, read_at).await
+    }
+    async fn reading_by_key(&mut self, key: &str) -> Result<Option<(MeterValue, i64)>, DbError> {
+        TenantTx::reading_by_key(self, key).await
+    }
+    async fn store_evidence(
+        &mut self,
+        kind: &str,
+        summary: &str,
+        payload: Option<&str>,
+    ) -> Result<i64, DbError> {
+        Ok(self.create_evidence(kind, summary, payload).await?.id.0)
+    }
+    async fn store_reading(&mut self, reading: &DecidedReading) -> Result<(), DbError> {
+        self.store_decided(reading).await
+    }
+    async fn record_supplies(
+        &mut self,
+        equipment: EquipmentId,
+        supplies: &[Supply],
+        at: i64,
+    ) -> Result<(), DbError> {
+        TenantTx::record_supplies(self, equipment, supplies, at).await
+    }
+    async fn record_alerts(
+        &mut self,
+        equipment: EquipmentId,
+        alerts: &[Alert],
+        at: i64,
+    ) -> Result<(), DbError> {
+        TenantTx::record_alerts(self, equipment, alerts, at).await
+    }
+    async fn record_report(
+        &mut self,
+        equipment: EquipmentId,
+        ip: Option<&str>,
+        at: i64,
+    ) -> Result<(), DbError> {
+        self.record_equipment_report(equipment, ip, at).await
+    }
+    async fn record_new_device(
+        &mut self,
+        agent: AgentId,
+        observation: &Observation,
+    ) -> Result<(), DbError> {
+        TenantTx::record_new_device(self, agent, observation).await
+    }
+}

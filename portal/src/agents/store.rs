@@ -1,0 +1,218 @@
+use super::{
+    Agent, ENROLLMENT_VALIDITY_MS, NewAgent, new_code, new_secret, parse_enrollment_code,
+    parse_token, secret_hash,
+};
+use crate::db::{Db, DbError, TenantTx, one_row};
+use crate::ids::AgentId;
+use crate::tenants::{TenantSlug, parse_name};
+use ingest::ids::TenantId;
+use ingest::upload::BatchClaim;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+macro_rules! agent_columns {
+    () => {
+        "id, name, hostname, version, enrolled_at, last_seen_at, revoked_at"
+    };
+}
+
+fn agent(row: &AnyRow) -> Result<Agent, DbError> {
+    Ok(Agent {
+        id: AgentId(row.try_get("id")?),
+        name: row.try_get("name")?,
+        hostname: row.try_get("hostname")?,
+        version: row.try_get("version")?,
+        enrolled_at: row.try_get("enrolled_at")?,
+        last_seen_at: row.try_get("last_seen_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+/// An agent-supplied label (host name, version): trimmed, bounded, printable.
+fn label(what: &'static str, raw: &str) -> Result<String, DbError> {
+    let s = parse_name(what, raw)?;
+    if s.len() > 256 {
+        return Err(DbError::Refused(format!("{what} is too long")));
+    }
+    Ok(s)
+}
+
+impl Db {
+    /// Trades a one-time enrollment code for a bearer token. Every failure (unknown tenant,
+    /// wrong, used or expired code) is the same `NotFound`, so the answer reveals nothing.
+    pub async fn enroll_agent(
+        &self,
+        code: &str,
+        hostname: &str,
+        version: &str,
+    ) -> Result<(TenantId, AgentId, String), DbError> {
+        let (slug, code) = parse_enrollment_code(code).ok_or(DbError::NotFound)?;
+        let slug = TenantSlug::parse(slug).map_err(|_| DbError::NotFound)?;
+        let tenant = self.tenant_by_slug(&slug).await?.id;
+        let (hostname, version) = (
+            label("host name", hostname)?,
+            label("agent version", version)?,
+        );
+        let secret = new_secret();
+        let token = format!("pxa_{}_{secret}", tenant.0);
+        let agent_id = self
+            .tenant(tenant)
+            .run(async |tx| {
+                let (t, now) = (tx.t(), tx.now_ms());
+                let id: i64 = sqlx::query_scalar(
+                    "UPDATE agents SET token_hash = $3, enrolled_at = $4, last_seen_at = $4, hostname = $5, \
+                       version = $6, enrollment_code_hash = NULL, enrollment_expires_at = NULL \
+                     WHERE tenant_id = $1 AND enrollment_code_hash = $2 AND enrollment_expires_at > $4 \
+                       AND revoked_at IS NULL RETURNING id",
+                )
+                .bind(t)
+                .bind(secret_hash(code))
+                .bind(secret_hash(&token))
+                .bind(now)
+                .bind(&hostname)
+                .bind(&version)
+                .fetch_optional(tx.conn())
+                .await?
+                .ok_or(DbError::NotFound)?;
+                Ok(AgentId(id))
+            })
+            .await?;
+        Ok((tenant, agent_id, token))
+    }
+
+    /// The tenant and agent a bearer token belongs to; `NotFound` for anything else
+    /// (malformed, unknown, revoked). Notes when the agent was last seen.
+    pub async fn authenticate_agent(&self, token: &str) -> Result<(TenantId, AgentId), DbError> {
+        let tenant = parse_token(token).ok_or(DbError::NotFound)?;
+        let id = self
+            .tenant(tenant)
+            .run(async |tx| {
+                let (t, now) = (tx.t(), tx.now_ms());
+                let id: i64 = sqlx::query_scalar(
+                    "UPDATE agents SET last_seen_at = $3 \
+                     WHERE tenant_id = $1 AND token_hash = $2 AND revoked_at IS NULL RETURNING id",
+                )
+                .bind(t)
+                .bind(secret_hash(token))
+                .bind(now)
+                .fetch_optional(tx.conn())
+                .await?
+                .ok_or(DbError::NotFound)?;
+                Ok(id)
+            })
+            .await
+            .map_err(|e| match e {
+                // a well-formed token naming a tenant that does not exist
+                DbError::Refused(_) => DbError::NotFound,
+                other => other,
+            })?;
+        Ok((tenant, AgentId(id)))
+    }
+}
+
+impl TenantTx {
+    /// A new agent waiting for enrollment; the code (shown once) is valid for 7 days.
+    pub async fn create_agent(&mut self, name: &str) -> Result<NewAgent, DbError> {
+        let name = parse_name("agent name", name)?;
+        let slug = self.tenant().await?.slug;
+        let code = new_code();
+        let (t, now) = (self.t(), self.now_ms());
+        let row = sqlx::query(concat!(
+            "INSERT INTO agents (tenant_id, name, enrollment_code_hash, enrollment_expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING ",
+            agent_columns!()
+        ))
+        .bind(t)
+        .bind(&name)
+        .bind(secret_hash(&code))
+        .bind(now + ENROLLMENT_VALIDITY_MS)
+        .bind(now)
+        .fetch_one(self.conn())
+        .await?;
+        Ok(NewAgent {
+            agent: agent(&row)?,
+            enrollment_code: format!("{}-{code}", slug.as_str()),
+        })
+    }
+
+    pub async fn agent(&mut self, id: AgentId) -> Result<Agent, DbError> {
+        let t = self.t();
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            agent_columns!(),
+            " FROM agents WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(t)
+        .bind(id.0)
+        .fetch_optional(self.conn())
+        .await?
+        .ok_or(DbError::NotFound)?;
+        agent(&row)
+    }
+
+    /// Its token stops working at once; its readings stay.
+    pub async fn revoke_agent(&mut self, id: AgentId) -> Result<(), DbError> {
+        let (t, now) = (self.t(), self.now_ms());
+        one_row(
+            sqlx::query("UPDATE agents SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL")
+                .bind(t)
+                .bind(id.0)
+                .bind(now)
+                .execute(self.conn())
+                .await?,
+        )
+    }
+
+    pub(crate) async fn claim_batch(
+        &mut self,
+        agent: AgentId,
+        batch_id: &str,
+        hash: &str,
+    ) -> Result<BatchClaim, DbError> {
+        let (t, now) = (self.t(), self.now_ms());
+        let inserted = sqlx::query(
+            "INSERT INTO agent_batches (tenant_id, agent_id, batch_id, payload_hash, response_json, received_at) \
+             VALUES ($1, $2, $3, $4, '', $5) ON CONFLICT (tenant_id, agent_id, batch_id) DO NOTHING",
+        )
+        .bind(t)
+        .bind(agent.0)
+        .bind(batch_id)
+        .bind(hash)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        if inserted.rows_affected() == 1 {
+            return Ok(BatchClaim::New);
+        }
+        let row = sqlx::query(
+            "SELECT payload_hash, response_json FROM agent_batches WHERE tenant_id = $1 AND agent_id = $2 AND batch_id = $3",
+        )
+        .bind(t)
+        .bind(agent.0)
+        .bind(batch_id)
+        .fetch_one(self.conn())
+        .await?;
+        Ok(BatchClaim::Seen {
+            payload_hash: row.try_get("payload_hash")?,
+            response_json: row.try_get("response_json")?,
+        })
+    }
+
+    pub(crate) async fn finish_batch(
+        &mut self,
+        agent: AgentId,
+        batch_id: &str,
+        response: &str,
+    ) -> Result<(), DbError> {
+        let t = self.t();
+        one_row(
+            sqlx::query("UPDATE agent_batches SET response_json = $4 WHERE tenant_id = $1 AND agent_id = $2 AND batch_id = $3")
+                .bind(t)
+                .bind(agent.0)
+                .bind(batch_id)
+                .bind(response)
+                .execute(self.conn())
+                .await?,
+        )
+    }
+}
