@@ -11,6 +11,8 @@ pub mod domain;
 pub mod ids;
 #[cfg(feature = "pipeline")]
 pub mod pipeline;
+#[cfg(feature = "mqtt")]
+pub mod sources;
 #[cfg(feature = "pipeline")]
 pub mod upload;
 pub mod wire;

@@ -130,7 +130,7 @@ pub trait IngestPort: Send {
     /// An unregistered device, for the dealer's "new devices" list.
     fn record_new_device(
         &mut self,
-        agent: AgentId,
+        agent: Option<AgentId>,
         observation: &Observation,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
@@ -148,6 +148,46 @@ pub enum UploadError<E: std::error::Error + 'static> {
     ForeignDevice(String),
     #[error("storage: {0}")]
     Port(#[source] E),
+}
+
+/// Where an observation came from: it decides the readings' source and idempotency keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin<'a> {
+    /// Uploaded by an enrolled agent (polled over SNMP, or relayed from the site's MQTT).
+    Agent(AgentId),
+    /// Published straight to the dealer's MQTT broker; `source` names that subscription.
+    Mqtt { source: &'a str },
+}
+
+impl Origin<'_> {
+    fn key(&self, observation: &str, kind: &MeterKind) -> String {
+        match self {
+            Self::Agent(agent) => format!("agent:{agent}:{observation}:{kind}"),
+            Self::Mqtt { source } => format!("mqtt:{source}:{observation}:{kind}"),
+        }
+    }
+
+    fn agent(&self) -> Option<AgentId> {
+        match self {
+            Self::Agent(a) => Some(*a),
+            Self::Mqtt { .. } => None,
+        }
+    }
+
+    fn reading_source(&self, obs: &Observation) -> ReadingSource {
+        match (self, obs.source) {
+            (Self::Agent(_), ObservationSource::Snmp) => ReadingSource::AgentSnmp,
+            (Self::Agent(_), ObservationSource::Mqtt) => ReadingSource::AgentMqtt,
+            (Self::Mqtt { .. }, _) => ReadingSource::Mqtt,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Self::Agent(a) => format!("agent {a}"),
+            Self::Mqtt { source } => format!("MQTT source {source}"),
+        }
+    }
 }
 
 /// SHA-256 of the batch's canonical JSON: the same batch always hashes the same.
@@ -194,7 +234,10 @@ pub async fn process_batch<P: IngestPort>(
     let kinds = port.meter_kinds().await.map_err(UploadError::Port)?;
     let mut results = Vec::with_capacity(batch.observations.len());
     for obs in &batch.observations {
-        results.push(process_observation(port, agent, obs, received_at, config, &kinds).await?);
+        results.push(
+            process_observation(port, Origin::Agent(agent), obs, received_at, config, &kinds)
+                .await?,
+        );
     }
     let response = BatchResponse {
         batch_id: batch.batch_id.clone(),
@@ -208,13 +251,11 @@ pub async fn process_batch<P: IngestPort>(
     Ok(response)
 }
 
-fn reading_key(agent: AgentId, observation: &str, kind: &MeterKind) -> String {
-    format!("agent:{agent}:{observation}:{kind}")
-}
-
-async fn process_observation<P: IngestPort>(
+/// Processes one observation (an agent's, or one MQTT message). The caller validated it
+/// (`Observation::validate`) and commits the port's transaction on `Ok`.
+pub async fn process_observation<P: IngestPort>(
     port: &mut P,
-    agent: AgentId,
+    origin: Origin<'_>,
     obs: &Observation,
     received_at: i64,
     config: &PipelineConfig,
@@ -235,14 +276,15 @@ async fn process_observation<P: IngestPort>(
                 obs.id
             )));
         }
-        port.record_new_device(agent, obs)
+        port.record_new_device(origin.agent(), obs)
             .await
             .map_err(UploadError::Port)?;
         let facts = Facts {
             device: device.clone(),
             meters: BTreeMap::new(),
         };
-        let decision = pipeline::decide(&submission(obs, received_at, kinds), &facts, config);
+        let decision =
+            pipeline::decide(&submission(origin, obs, received_at, kinds), &facts, config);
         let reasons = decision
             .counters
             .first()
@@ -278,7 +320,7 @@ async fn process_observation<P: IngestPort>(
     let mut stored = 0;
     for (kind, value) in &obs.meters {
         if let Some((v, at)) = port
-            .reading_by_key(&reading_key(agent, &obs.id, kind))
+            .reading_by_key(&origin.key(&obs.id, kind))
             .await
             .map_err(UploadError::Port)?
         {
@@ -310,7 +352,7 @@ async fn process_observation<P: IngestPort>(
         });
     }
 
-    let submission = submission(obs, received_at, kinds);
+    let submission = submission(origin, obs, received_at, kinds);
     let mut facts = Facts {
         device: device.clone(),
         meters: BTreeMap::new(),
@@ -331,9 +373,10 @@ async fn process_observation<P: IngestPort>(
     {
         let payload = obs.evidence.as_ref().map(|e| e.to_string());
         let summary = format!(
-            "{} observation {} from agent {agent}",
+            "{} observation {} from {}",
             source_name(obs.source),
-            obs.id
+            obs.id,
+            origin.describe()
         );
         Some(
             port.store_evidence(source_name(obs.source), &summary, payload.as_deref())
@@ -356,8 +399,8 @@ async fn process_observation<P: IngestPort>(
                 verdict: c.verdict,
                 reasons: c.reasons.clone(),
                 evidence_id,
-                idempotency_key: reading_key(agent, &obs.id, &c.kind),
-                agent_id: Some(agent),
+                idempotency_key: origin.key(&obs.id, &c.kind),
+                agent_id: origin.agent(),
             };
             port.store_reading(&reading)
                 .await
@@ -425,12 +468,14 @@ fn outcome(v: Verdict) -> ResultOutcome {
     }
 }
 
-fn submission(obs: &Observation, received_at: i64, kinds: &BTreeSet<MeterKind>) -> Submission {
+fn submission(
+    origin: Origin<'_>,
+    obs: &Observation,
+    received_at: i64,
+    kinds: &BTreeSet<MeterKind>,
+) -> Submission {
     Submission {
-        source: match obs.source {
-            ObservationSource::Snmp => ReadingSource::AgentSnmp,
-            ObservationSource::Mqtt => ReadingSource::AgentMqtt,
-        },
+        source: origin.reading_source(obs),
         read_at: obs.read_at,
         received_at,
         counters: obs

@@ -280,51 +280,62 @@ impl Batch {
         }
         let mut seen = std::collections::HashSet::new();
         for o in &self.observations {
-            if !valid_id(&o.id) {
-                return invalid(format!(
-                    "observation id {:?} must be 1–256 characters of letters, digits and - _ . :",
-                    o.id
-                ));
-            }
             if !seen.insert(o.id.as_str()) {
                 return invalid(format!(
                     "observation id {} appears twice in the batch",
                     o.id
                 ));
             }
-            if o.meters.values().any(|v| i64::try_from(*v).is_err()) {
-                return invalid(format!(
-                    "observation {}: a counter is beyond any page count",
-                    o.id
-                ));
-            }
-            let id = &o.device;
-            let texts = [
-                &id.serial,
-                &id.mac,
-                &id.asset_tag,
-                &id.ip,
-                &id.vendor,
-                &id.model,
-                &id.sys_object_id,
-            ];
-            if texts
-                .iter()
-                .any(|t| t.as_ref().is_some_and(|t| t.len() > MAX_TEXT))
-            {
-                return invalid(format!("observation {}: a device field is too long", o.id));
-            }
-            if id.serial.is_none() && id.mac.is_none() && id.asset_tag.is_none() {
-                return invalid(format!(
-                    "observation {}: the device needs a serial, MAC or asset tag (an IP address does not identify a device)",
-                    o.id
-                ));
-            }
-            if o.supplies.as_ref().is_some_and(|s| s.len() > 64)
-                || o.alerts.as_ref().is_some_and(|a| a.len() > 64)
-            {
-                return invalid(format!("observation {}: too many supplies or alerts", o.id));
-            }
+            o.validate()?;
+        }
+        Ok(())
+    }
+}
+
+impl Observation {
+    /// Checks what serde cannot: the id, sizes, and that something other than an IP address
+    /// identifies the device.
+    pub fn validate(&self) -> Result<(), BatchError> {
+        let invalid = |m: String| Err(BatchError::Invalid(m));
+        let o = self;
+        if !valid_id(&o.id) {
+            return invalid(format!(
+                "observation id {:?} must be 1–256 characters of letters, digits and - _ . :",
+                o.id
+            ));
+        }
+        if o.meters.values().any(|v| i64::try_from(*v).is_err()) {
+            return invalid(format!(
+                "observation {}: a counter is beyond any page count",
+                o.id
+            ));
+        }
+        let id = &o.device;
+        let texts = [
+            &id.serial,
+            &id.mac,
+            &id.asset_tag,
+            &id.ip,
+            &id.vendor,
+            &id.model,
+            &id.sys_object_id,
+        ];
+        if texts
+            .iter()
+            .any(|t| t.as_ref().is_some_and(|t| t.len() > MAX_TEXT))
+        {
+            return invalid(format!("observation {}: a device field is too long", o.id));
+        }
+        if id.serial.is_none() && id.mac.is_none() && id.asset_tag.is_none() {
+            return invalid(format!(
+                "observation {}: the device needs a serial, MAC or asset tag (an IP address does not identify a device)",
+                o.id
+            ));
+        }
+        if o.supplies.as_ref().is_some_and(|s| s.len() > 64)
+            || o.alerts.as_ref().is_some_and(|a| a.len() > 64)
+        {
+            return invalid(format!("observation {}: too many supplies or alerts", o.id));
         }
         Ok(())
     }

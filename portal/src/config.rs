@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::Path;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Address the HTTP server listens on.
@@ -34,6 +34,8 @@ pub struct Config {
     pub max_upload_bytes: usize,
     /// Thresholds of the reading validation pipeline.
     pub pipeline: ingest::pipeline::PipelineConfig,
+    /// MQTT brokers to take device telemetry from (`[[mqtt]]` tables).
+    pub mqtt: Vec<ingest::sources::mqtt::MqttSourceConfig>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,7 +61,30 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             max_upload_bytes: 16 * 1024 * 1024,
             pipeline: ingest::pipeline::PipelineConfig::default(),
+            mqtt: Vec::new(),
         }
+    }
+}
+
+// Secrets never reach a log line: the database URL is shown without its password and MQTT
+// credentials not at all.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let db = crate::db::DatabaseUrl::parse(&self.database_url)
+            .map(|u| u.display())
+            .unwrap_or_default();
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("database_url", &db)
+            .field(
+                "mqtt_sources",
+                &self
+                    .mqtt
+                    .iter()
+                    .map(|m| m.name.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
     }
 }
 
@@ -98,7 +123,9 @@ mod tests {
         for key in keys.as_object().unwrap().keys() {
             let documented = text.lines().any(|l| {
                 let l = l.trim_start_matches('#').trim_start();
-                l.starts_with(&format!("{key} =")) || l.starts_with(&format!("[{key}]"))
+                l.starts_with(&format!("{key} ="))
+                    || l.starts_with(&format!("[{key}]"))
+                    || l.starts_with(&format!("[[{key}]]"))
             });
             assert!(documented, "config/printyx.toml does not document `{key}`");
         }

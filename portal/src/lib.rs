@@ -18,5 +18,6 @@ pub mod http;
 pub mod ids;
 pub mod readings;
 pub mod server;
+pub mod telemetry;
 pub mod tenants;
 pub mod users;

@@ -279,12 +279,32 @@ async fn serve(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
     let url = portal::db::DatabaseUrl::parse(&config.database_url)?;
     tracing::info!(%addr, database = %url.display(), "listening on http://{addr}");
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
+    let sources = portal::telemetry::resolve_sources(&db, &config.mqtt).await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let pipeline = Arc::new(config.pipeline.clone());
+    for (tenant, source) in sources {
+        let handler =
+            portal::telemetry::handler(db.clone(), tenant, source.name.clone(), pipeline.clone());
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            let until = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            if let Err(e) = ingest::sources::mqtt::run(source, handler, until).await {
+                tracing::error!(error = %e, "MQTT source stopped");
+            }
+        });
+    }
     let state = portal::http::AppState {
         db: db.clone(),
         config: Arc::new(config),
     };
     let app = portal::http::router(state);
-    portal::server::serve(listener, app, portal::server::shutdown_signal(), grace).await?;
+    let shutdown = async move {
+        portal::server::shutdown_signal().await;
+        let _ = stop.send(true);
+    };
+    portal::server::serve(listener, app, shutdown, grace).await?;
     db.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -297,7 +297,7 @@ impl TenantTx {
 
     pub async fn record_new_device(
         &mut self,
-        agent: AgentId,
+        agent: Option<AgentId>,
         obs: &Observation,
     ) -> Result<(), DbError> {
         let (t, now) = (self.t(), self.now_ms());
@@ -323,7 +323,7 @@ impl TenantTx {
                agent_id = excluded.agent_id, ip = excluded.ip, meters_json = excluded.meters_json",
         )
         .bind(t)
-        .bind(agent.0)
+        .bind(agent.map(|a| a.0))
         .bind(identity)
         .bind(d.serial.as_deref())
         .bind(d.mac.as_deref())
@@ -480,7 +480,7 @@ impl IngestPort for TenantTx {
     }
     async fn record_new_device(
         &mut self,
-        agent: AgentId,
+        agent: Option<AgentId>,
         observation: &Observation,
     ) -> Result<(), DbError> {
         TenantTx::record_new_device(self, agent, observation).await

@@ -8,6 +8,7 @@
 mod agent_api;
 mod harness;
 mod isolation;
+mod mqtt;
 mod schema;
 mod schema_equivalence;
 mod startup;

@@ -1,0 +1,3 @@
+//! Where readings come from besides agent uploads (HTTP, in `upload`).
+
+pub mod mqtt;
