@@ -57,6 +57,27 @@ enum Command {
     /// Manage collection agents.
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Issue an API token for a user, limited to the given permissions (printed once).
+    Create {
+        #[arg(long)]
+        tenant: String,
+        /// The user the token acts as.
+        #[arg(long)]
+        email: String,
+        /// What it is for, e.g. "ERP sync".
+        #[arg(long)]
+        name: String,
+        /// Comma-separated permission names, e.g. readings.read,readings.review.
+        #[arg(long, value_delimiter = ',')]
+        permissions: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -215,6 +236,42 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("revoked agent {id}");
                 }
             }
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create {
+            tenant,
+            email,
+            name,
+            permissions,
+        }) => {
+            let slug = TenantSlug::parse(&tenant)?;
+            let email = EmailAddress::parse(&email)?;
+            let wanted = permissions
+                .iter()
+                .map(|p| {
+                    portal::auth::Permission::parse(p.trim())
+                        .with_context(|| format!("unknown permission '{p}'"))
+                })
+                .collect::<anyhow::Result<std::collections::BTreeSet<_>>>()?;
+            let db = portal::server::open_database(&config, clock).await?;
+            let tenant = db
+                .tenant_by_slug(&slug)
+                .await
+                .with_context(|| format!("no tenant with slug '{}'", slug.as_str()))?;
+            let token = db
+                .tenant(tenant.id)
+                .run(async |tx| {
+                    let user = tx.user_by_email(&email).await?;
+                    tx.create_api_token(user.id, &name, &wanted).await
+                })
+                .await
+                .map_err(|e| match e {
+                    portal::db::DbError::NotFound => {
+                        anyhow::anyhow!("no user {email} in tenant '{}'", slug.as_str())
+                    }
+                    other => other.into(),
+                })?;
+            println!("{token}");
             Ok(())
         }
         Command::User(UserCommand::Create {

@@ -3,18 +3,13 @@
 //! [`process_batch`](ingest::upload::process_batch).
 
 use crate::audit::AuditEntry;
-use crate::http::{ApiError, AppState};
+use crate::http::{ApiError, AppState, json_body as json};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use ingest::upload::{UploadError, process_batch};
 use ingest::wire::{Batch, BatchResponse, EnrollRequest, EnrollResponse};
-
-/// Parses a JSON body with a message that says what is wrong (axum's own rejection is text).
-fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::Invalid(format!("invalid JSON body: {e}")))
-}
 
 /// Public: the enrollment code is the credential. Unknown, used and expired codes all get the
 /// same 401.

@@ -55,6 +55,12 @@ impl ApiError {
     }
 }
 
+impl From<crate::auth::Forbidden> for ApiError {
+    fn from(e: crate::auth::Forbidden) -> Self {
+        Self::Refused(e.to_string())
+    }
+}
+
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         match e {

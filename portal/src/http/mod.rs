@@ -2,9 +2,10 @@
 
 pub mod error;
 
-use crate::agents;
+use crate::auth::Principal;
 use crate::config::Config;
 use crate::db::Db;
+use crate::{agents, review};
 use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -34,6 +35,11 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/v1/agent/enroll", post(agents::http::enroll))
+        .route("/api/v1/review-items", get(review::http::list))
+        .route(
+            "/api/v1/review-items/{id}/decision",
+            post(review::http::decide),
+        )
         .layer(RequestBodyLimitLayer::new(state.config.max_body_bytes));
     let uploads = Router::new()
         .route("/api/v1/agent/readings", post(agents::http::upload))
@@ -67,5 +73,37 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             tracing::warn!(error = %e, "not ready");
             ApiError::Unavailable("database unreachable".into()).into_response()
         }
+    }
+}
+
+/// Parses a JSON body with a message that says what is wrong (axum's own rejection is plain
+/// text without the position).
+pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::Invalid(format!("invalid JSON body: {e}")))
+}
+
+/// `Authorization: Bearer pxt_…` → the principal, or 401. (Browser sessions come with the
+/// sign-in issue and will produce the same `Principal`.)
+impl axum::extract::FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(ApiError::Unauthorized)?;
+        state
+            .db
+            .authenticate_api_token(token)
+            .await
+            .map_err(|e| match e {
+                crate::db::DbError::NotFound => ApiError::Unauthorized,
+                other => other.into(),
+            })
     }
 }

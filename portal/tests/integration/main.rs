@@ -9,6 +9,7 @@ mod agent_api;
 mod harness;
 mod isolation;
 mod mqtt;
+mod review_api;
 mod schema;
 mod schema_equivalence;
 mod startup;
