@@ -939,6 +939,8 @@ CREATE TABLE notifications (
     id          INTEGER PRIMARY KEY,
     user_id     INTEGER NOT NULL,
     event_type  TEXT NOT NULL,
+    -- the object it is about (equipment, order, invoice…: the event type says which)
+    subject_id  INTEGER,
     title       TEXT NOT NULL,
     body        TEXT NOT NULL,
     link        TEXT,
@@ -950,6 +952,7 @@ CREATE TABLE notifications (
 ) STRICT;
 CREATE INDEX notifications_unread_idx ON notifications (tenant_id, user_id, created_at) WHERE read_at IS NULL;
 CREATE INDEX notifications_user_idx ON notifications (tenant_id, user_id, id);
+CREATE INDEX notifications_subject_idx ON notifications (tenant_id, event_type, subject_id, created_at);
 
 CREATE TABLE notification_preferences (
     tenant_id   INTEGER NOT NULL REFERENCES tenants (tenant_id),

@@ -34,6 +34,8 @@ pub struct Config {
     pub max_upload_bytes: usize,
     /// Thresholds of the reading validation pipeline.
     pub pipeline: ingest::pipeline::PipelineConfig,
+    /// A device whose agent has not reported for this many hours is announced as silent.
+    pub silence_window_hours: u64,
     /// MQTT brokers to take device telemetry from (`[[mqtt]]` tables).
     pub mqtt: Vec<ingest::sources::mqtt::MqttSourceConfig>,
 }
@@ -61,6 +63,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             max_upload_bytes: 16 * 1024 * 1024,
             pipeline: ingest::pipeline::PipelineConfig::default(),
+            silence_window_hours: 72,
             mqtt: Vec::new(),
         }
     }

@@ -19,6 +19,7 @@ pub mod ids;
 pub mod readings;
 pub mod review;
 pub mod server;
+pub mod silence;
 pub mod telemetry;
 pub mod tenants;
 pub mod users;

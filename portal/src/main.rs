@@ -352,6 +352,12 @@ async fn serve(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
             }
         });
     }
+    let silence = Duration::from_secs(config.silence_window_hours * 3600);
+    tokio::spawn(portal::silence::run(
+        db.clone(),
+        silence,
+        Duration::from_secs(15 * 60),
+    ));
     let state = portal::http::AppState {
         db: db.clone(),
         config: Arc::new(config),

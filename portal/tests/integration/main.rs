@@ -12,5 +12,6 @@ mod mqtt;
 mod review_api;
 mod schema;
 mod schema_equivalence;
+mod silence;
 mod startup;
 mod stores;
