@@ -297,22 +297,7 @@ pub async fn process_observation<P: IngestPort>(
                 )]
             });
         remarks.extend(reasons);
-        let counters = obs
-            .meters
-            .iter()
-            .map(|(kind, value)| CounterResult {
-                kind: kind.clone(),
-                value: *value,
-                outcome: ResultOutcome::Review,
-                reasons: vec![],
-            })
-            .collect();
-        return Ok(ObservationResult {
-            id: obs.id.clone(),
-            outcome: ResultOutcome::Review,
-            counters,
-            reasons: remarks,
-        });
+        return Ok(uniform(obs, ResultOutcome::Review, remarks));
     };
     let equipment = known.equipment_id;
 
@@ -334,22 +319,7 @@ pub async fn process_observation<P: IngestPort>(
         }
     }
     if stored > 0 && stored == obs.meters.len() {
-        let counters = obs
-            .meters
-            .iter()
-            .map(|(kind, value)| CounterResult {
-                kind: kind.clone(),
-                value: *value,
-                outcome: ResultOutcome::Duplicate,
-                reasons: vec![],
-            })
-            .collect();
-        return Ok(ObservationResult {
-            id: obs.id.clone(),
-            outcome: ResultOutcome::Duplicate,
-            counters,
-            reasons: remarks,
-        });
+        return Ok(uniform(obs, ResultOutcome::Duplicate, remarks));
     }
 
     let submission = submission(origin, obs, received_at, kinds);
@@ -450,6 +420,26 @@ pub async fn process_observation<P: IngestPort>(
         counters,
         reasons: remarks,
     })
+}
+
+/// A result in which every counter of the observation has the same outcome.
+fn uniform(obs: &Observation, outcome: ResultOutcome, reasons: Vec<Reason>) -> ObservationResult {
+    let counters = obs
+        .meters
+        .iter()
+        .map(|(kind, value)| CounterResult {
+            kind: kind.clone(),
+            value: *value,
+            outcome,
+            reasons: vec![],
+        })
+        .collect();
+    ObservationResult {
+        id: obs.id.clone(),
+        outcome,
+        counters,
+        reasons,
+    }
 }
 
 fn source_name(s: ObservationSource) -> &'static str {

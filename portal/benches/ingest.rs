@@ -1,0 +1,464 @@
+//! Ingest throughput and latency, side by side with a bare insert of the same rows.
+//!
+//!     cargo bench -p portal --bench ingest            # both databases
+//!     cargo bench -p portal --bench ingest -- sqlite  # one
+//!
+//! 1. Batch uploads: after one warm-up day and ANALYZE, 20 batches × 500 observations ×
+//!    3 counters (30,000 readings) over HTTP
+//!    into the real server (validated by the pipeline, committed), against the same rows
+//!    inserted bare (SQLite: one prepared INSERT per row in one transaction per batch;
+//!    PostgreSQL: COPY) into an identically migrated database.
+//! 2. Single-reading uploads from 200 concurrent agents (10 each): p50 / p99 latency.
+//!
+//! PostgreSQL comes from PRINTYX_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres).
+#![allow(
+    clippy::unwrap_used,
+    clippy::print_stdout,
+    clippy::disallowed_methods,
+    missing_debug_implementations
+)]
+
+use ingest::domain::SerialNumber;
+use portal::accounts::NewAccount;
+use portal::clock::SystemClock;
+use portal::db::{Backend, ConnectOptions, DatabaseUrl, Db};
+use portal::equipment::NewEquipment;
+use portal::tenants::TenantSlug;
+use serde_json::json;
+use sqlx::{AnyConnection, AssertSqlSafe, Connection, Executor};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const DEVICES: usize = 500;
+const BATCHES: usize = 20;
+const AGENTS: usize = 200;
+const PER_AGENT: usize = 10;
+const DAY: i64 = 86_400_000;
+
+struct Target {
+    backend: Backend,
+    /// The application's URL and an owner URL for the baseline and setup.
+    app_url: String,
+    owner_url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn pg_base() -> String {
+    std::env::var("PRINTYX_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn pg_url(user: &str, db: &str) -> String {
+    let base = pg_base();
+    let rest = base.split_once("://").unwrap().1;
+    let host = rest
+        .rsplit_once('@')
+        .map_or(rest, |(_, h)| h)
+        .split('/')
+        .next()
+        .unwrap();
+    format!("postgres://{user}@{host}/{db}")
+}
+
+async fn target(backend: Backend, name: &str) -> Target {
+    sqlx::any::install_default_drivers();
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!(
+                "sqlite://{}",
+                dir.path().join(format!("{name}.db")).display()
+            );
+            portal::server::migrate_with(&url, Arc::new(SystemClock))
+                .await
+                .unwrap();
+            Target {
+                backend,
+                app_url: url.clone(),
+                owner_url: url,
+                _dir: Some(dir),
+            }
+        }
+        Backend::Postgres => {
+            let db = format!("printyx_bench_{name}_{}", std::process::id());
+            let mut c = AnyConnection::connect(&pg_base()).await.unwrap();
+            c.execute(AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
+            )))
+            .await
+            .unwrap();
+            c.execute(AssertSqlSafe(format!("CREATE DATABASE {db}")))
+                .await
+                .unwrap();
+            let owner = pg_url("postgres", &db);
+            portal::server::migrate_with(&owner, Arc::new(SystemClock))
+                .await
+                .unwrap();
+            let _ = c
+                .execute(
+                    "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'printyx_bench_app') THEN \
+                     CREATE ROLE printyx_bench_app LOGIN; END IF; END $$; GRANT printyx_app TO printyx_bench_app;",
+                )
+                .await;
+            Target {
+                backend,
+                app_url: pg_url("printyx_bench_app", &db),
+                owner_url: owner,
+                _dir: None,
+            }
+        }
+    }
+}
+
+async fn drop_target(t: &Target) {
+    if t.backend == Backend::Postgres {
+        let db = t.owner_url.rsplit('/').next().unwrap();
+        let mut c = AnyConnection::connect(&pg_base()).await.unwrap();
+        let _ = c
+            .execute(AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
+            )))
+            .await;
+    }
+}
+
+/// A tenant with DEVICES copiers; returns the app handle and equipment ids.
+async fn fleet(t: &Target) -> (Db, Vec<i64>) {
+    let options = ConnectOptions {
+        max_connections: 20,
+        ..ConnectOptions::default()
+    };
+    let db = Db::connect(
+        &DatabaseUrl::parse(&t.app_url).unwrap(),
+        &options,
+        Arc::new(SystemClock),
+    )
+    .await
+    .unwrap();
+    let tenant = db
+        .create_tenant(&TenantSlug::parse("bench").unwrap(), "Bench")
+        .await
+        .unwrap();
+    let ids = db
+        .tenant(tenant.id)
+        .run(async |tx| {
+            let acc = tx
+                .create_account(&NewAccount::new("B-1", "Bench customer")?)
+                .await?;
+            let mut ids = Vec::new();
+            for i in 0..DEVICES {
+                let e = NewEquipment::new(
+                    acc.id,
+                    SerialNumber::parse(&format!("BENCH-{i}"))?,
+                    "Ricoh",
+                    "MP C3004",
+                )?;
+                ids.push(tx.create_equipment(&e).await?.id.0);
+            }
+            Ok(ids)
+        })
+        .await
+        .unwrap();
+    (db, ids)
+}
+
+async fn enroll(db: &Db, name: &str) -> String {
+    let tenant = db
+        .tenant_by_slug(&TenantSlug::parse("bench").unwrap())
+        .await
+        .unwrap()
+        .id;
+    let code = db
+        .tenant(tenant)
+        .run(async |tx| tx.create_agent(name).await)
+        .await
+        .unwrap()
+        .enrollment_code;
+    db.enroll_agent(&code, "bench", "0").await.unwrap().2
+}
+
+async fn serve(db: &Db) -> String {
+    let state = portal::http::AppState {
+        db: db.clone(),
+        config: Arc::new(portal::config::Config::default()),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, portal::http::router(state)).await });
+    base
+}
+
+/// Day `k`'s readings of every device: (device, read_at, total, mono, color).
+fn day_rows(k: usize, start: i64) -> Vec<(usize, i64, i64, i64, i64)> {
+    (0..DEVICES)
+        .map(|d| {
+            let total = 100_000 + (k as i64) * 300 + d as i64;
+            (
+                d,
+                start + k as i64 * DAY + d as i64,
+                total,
+                total * 7 / 10,
+                total - total * 7 / 10,
+            )
+        })
+        .collect()
+}
+
+fn batch_json(k: usize, rows: &[(usize, i64, i64, i64, i64)]) -> String {
+    let observations: Vec<_> = rows
+        .iter()
+        .map(|(d, at, total, mono, color)| {
+            json!({ "id": format!("d{k}-{d}"), "read_at": at, "source": "snmp",
+                    "device": { "serial": format!("BENCH-{d}") },
+                    "meters": { "total": total, "mono": mono, "color": color } })
+        })
+        .collect();
+    json!({ "protocol": 1, "batch_id": format!("day-{k}"), "agent_version": "bench", "sent_at": 0, "observations": observations })
+        .to_string()
+}
+
+/// Readings per second through the server.
+async fn upload_rate(t: &Target) -> (f64, usize) {
+    let (db, _) = fleet(t).await;
+    let token = enroll(&db, "bulk").await;
+    let base = serve(&db).await;
+    let http = reqwest::Client::new();
+    let start = SystemClock_now() - (BATCHES as i64 + 1) * DAY;
+    let mut bodies: Vec<String> = (0..=BATCHES)
+        .map(|k| batch_json(k, &day_rows(k, start)))
+        .collect();
+    // Warm-up: one day of history, then statistics, as a running system has them. (From an
+    // empty, never-analysed table PostgreSQL caches generic plans on the wrong index; see
+    // BENCHMARKS.md.) Then fresh connections, so no plan from the empty table survives.
+    let warm = bodies.remove(0);
+    let r = http
+        .post(format!("{base}/api/v1/agent/readings"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(warm)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    analyze(t).await;
+    db.close().await;
+    let options = ConnectOptions {
+        max_connections: 20,
+        ..ConnectOptions::default()
+    };
+    let db = Db::connect(
+        &DatabaseUrl::parse(&t.app_url).unwrap(),
+        &options,
+        Arc::new(SystemClock),
+    )
+    .await
+    .unwrap();
+    let base = serve(&db).await;
+    let t0 = Instant::now();
+    for body in bodies {
+        let r = http
+            .post(format!("{base}/api/v1/agent/readings"))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    }
+    let elapsed = t0.elapsed();
+    let mut owner = AnyConnection::connect(&t.owner_url).await.unwrap();
+    let accepted: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM readings WHERE status = 'accepted'")
+            .fetch_one(&mut owner)
+            .await
+            .unwrap();
+    let n = BATCHES * DEVICES * 3;
+    assert_eq!(
+        accepted as usize,
+        n + DEVICES * 3,
+        "every reading validated and accepted"
+    );
+    db.close().await;
+    (n as f64 / elapsed.as_secs_f64(), n)
+}
+
+async fn analyze(t: &Target) {
+    let mut owner = AnyConnection::connect(&t.owner_url).await.unwrap();
+    owner.execute("ANALYZE").await.unwrap();
+}
+
+#[allow(non_snake_case)]
+fn SystemClock_now() -> i64 {
+    ingest::clock::Clock::now_ms(&SystemClock)
+}
+
+/// The same rows, inserted bare: after the same warm-up day and ANALYZE, the timed 20 days.
+async fn bare_rate(t: &Target) -> f64 {
+    let (db, ids) = fleet(t).await;
+    db.close().await;
+    let start = SystemClock_now() - (BATCHES as i64 + 1) * DAY;
+    let tenant: i64 = {
+        let mut c = AnyConnection::connect(&t.owner_url).await.unwrap();
+        sqlx::query_scalar("SELECT tenant_id FROM tenants")
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+    };
+    let rows_of = |k: usize| -> Vec<(i64, &'static str, i64, i64, String)> {
+        day_rows(k, start)
+            .into_iter()
+            .flat_map(|(d, at, total, mono, color)| {
+                [("total", total), ("mono", mono), ("color", color)]
+                    .map(|(kind, v)| (ids[d], kind, v, at, format!("d{k}-{d}-{kind}")))
+            })
+            .collect()
+    };
+    let mut elapsed = Duration::ZERO;
+    match t.backend {
+        Backend::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(&t.owner_url).await.unwrap();
+            for k in 0..=BATCHES {
+                let rows = rows_of(k);
+                let t0 = Instant::now();
+                let mut tx = c.begin().await.unwrap();
+                for (eq, kind, v, at, key) in rows {
+                    sqlx::query(
+                        "INSERT INTO readings (tenant_id, equipment_id, meter_kind, value, read_at, received_at, source, status, idempotency_key) \
+                         VALUES (?, ?, ?, ?, ?, ?, 'agent_snmp', 'accepted', ?)",
+                    )
+                    .bind(tenant)
+                    .bind(eq)
+                    .bind(kind)
+                    .bind(v)
+                    .bind(at)
+                    .bind(at)
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                }
+                tx.commit().await.unwrap();
+                if k == 0 {
+                    analyze(t).await;
+                } else {
+                    elapsed += t0.elapsed();
+                }
+            }
+        }
+        Backend::Postgres => {
+            let mut c = sqlx::PgConnection::connect(&t.owner_url).await.unwrap();
+            for k in 0..=BATCHES {
+                let data: String = rows_of(k)
+                    .into_iter()
+                    .map(|(eq, kind, v, at, key)| {
+                        format!(
+                            "{tenant}\t{eq}\t{kind}\t{v}\t{at}\t{at}\tagent_snmp\taccepted\t{key}\n"
+                        )
+                    })
+                    .collect();
+                let t0 = Instant::now();
+                let mut copy = c
+                    .copy_in_raw(
+                        "COPY readings (tenant_id, equipment_id, meter_kind, value, read_at, received_at, source, status, idempotency_key) FROM STDIN",
+                    )
+                    .await
+                    .unwrap();
+                copy.send(data.as_bytes()).await.unwrap();
+                copy.finish().await.unwrap();
+                if k == 0 {
+                    analyze(t).await;
+                } else {
+                    elapsed += t0.elapsed();
+                }
+            }
+        }
+    }
+    (BATCHES * DEVICES * 3) as f64 / elapsed.as_secs_f64()
+}
+
+/// p50 and p99 of single-observation uploads from AGENTS concurrent agents.
+async fn latency(t: &Target) -> (Duration, Duration, f64) {
+    let (db, _) = fleet(t).await;
+    let mut tokens = Vec::new();
+    for i in 0..AGENTS {
+        tokens.push(enroll(&db, &format!("agent-{i}")).await);
+    }
+    analyze(t).await;
+    let base = serve(&db).await;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(AGENTS)
+        .build()
+        .unwrap();
+    let now = SystemClock_now();
+    let t0 = Instant::now();
+    let tasks: Vec<_> = tokens
+        .into_iter()
+        .enumerate()
+        .map(|(a, token)| {
+            let (http, base) = (http.clone(), base.clone());
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                for r in 0..PER_AGENT {
+                    let d = (a * PER_AGENT + r) % DEVICES;
+                    let body = json!({ "protocol": 1, "batch_id": format!("a{a}-r{r}"), "agent_version": "bench", "sent_at": now,
+                        "observations": [{ "id": format!("a{a}-r{r}"), "read_at": now - 60_000 + (a * PER_AGENT + r) as i64, "source": "snmp",
+                            "device": { "serial": format!("BENCH-{d}") }, "meters": { "total": 1_000 + (a * PER_AGENT + r) as i64 } }] });
+                    let start = Instant::now();
+                    let res = http
+                        .post(format!("{base}/api/v1/agent/readings"))
+                        .bearer_auth(&token)
+                        .header("content-type", "application/json")
+                        .body(body.to_string())
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(res.status(), 200);
+                    lat.push(start.elapsed());
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let wall = t0.elapsed();
+    all.sort();
+    let p = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)];
+    db.close().await;
+    (p(0.50), p(0.99), all.len() as f64 / wall.as_secs_f64())
+}
+
+#[tokio::main]
+async fn main() {
+    let only: Option<String> = std::env::args()
+        .skip(1)
+        .find(|a| a == "sqlite" || a == "postgres");
+    let backends = [(Backend::Sqlite, "sqlite"), (Backend::Postgres, "postgres")];
+    println!(
+        "| database | pipeline readings/s | bare insert readings/s | ratio | single upload p50 | p99 | requests/s |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (backend, name) in backends
+        .into_iter()
+        .filter(|(_, n)| only.as_deref().is_none_or(|o| o == *n))
+    {
+        let a = target(backend, "upload").await;
+        let (rate, _) = upload_rate(&a).await;
+        drop_target(&a).await;
+        let b = target(backend, "bare").await;
+        let bare = bare_rate(&b).await;
+        drop_target(&b).await;
+        let c = target(backend, "latency").await;
+        let (p50, p99, rps) = latency(&c).await;
+        drop_target(&c).await;
+        println!(
+            "| {name} | {rate:.0} | {bare:.0} | {:.2}× | {:.1} ms | {:.1} ms | {rps:.0} |",
+            rate / bare,
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3
+        );
+    }
+}
