@@ -230,10 +230,29 @@ impl TenantDb {
         self.db.now_ms()
     }
 
-    /// Starts a transaction bound to this tenant.
+    /// Starts a transaction bound to this tenant, ready to write.
     pub async fn begin(&self) -> Result<TenantTx, DbError> {
-        let tx = self.db.pool.begin().await?;
+        // SQLite: take the write lock at BEGIN. A deferred transaction that reads first and
+        // writes later fails with "database is locked" if another writer committed in between
+        // (WAL snapshots cannot be upgraded); waiting at BEGIN (busy_timeout) cannot.
+        let tx = match self.db.backend {
+            Backend::Sqlite => self.db.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.db.pool.begin().await?,
+        };
         TenantTx::enter(tx, self.tenant, self.db.backend, self.db.now_ms()).await
+    }
+
+    /// Runs read-only work in one tenant transaction. On SQLite it does not take the write
+    /// lock, so readers never wait for writers; a write inside it may fail under contention.
+    pub async fn read<T>(
+        &self,
+        f: impl AsyncFnOnce(&mut TenantTx) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        let tx = self.db.pool.begin().await?;
+        let mut tx = TenantTx::enter(tx, self.tenant, self.db.backend, self.db.now_ms()).await?;
+        let out = f(&mut tx).await?;
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// Runs `f` in one tenant transaction, committing if it succeeds.

@@ -799,7 +799,39 @@ async fn a_failed_transaction_changes_nothing(t: TestDb) {
     );
 }
 
+/// Transactions that read before they write, many at once, all succeed (on SQLite a deferred
+/// transaction would fail with "database is locked" when another writer commits first).
+async fn concurrent_read_then_write_transactions_all_commit(t: TestDb) {
+    let db = t.tenant("acme").await;
+    let tasks: Vec<_> = (0..12)
+        .map(|i| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                db.run(async |tx| {
+                    let seen = tx.list_accounts(None, 500).await?.len();
+                    tokio::task::yield_now().await;
+                    tx.create_account(&NewAccount::new(
+                        &format!("C-{i}"),
+                        &format!("Customer {i} after {seen}"),
+                    )?)
+                    .await
+                })
+                .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let read = db
+        .read(async |tx| tx.list_accounts(None, 500).await)
+        .await
+        .unwrap();
+    assert_eq!(read.len(), 12);
+}
+
 backends!(
+    concurrent_read_then_write_transactions_all_commit,
     tenants_are_created_ready_to_use,
     the_database_refuses_what_the_types_refuse,
     accounts_sites_and_contacts,
