@@ -33,7 +33,7 @@ pub async fn list(
     let items = state
         .db
         .tenant(principal.tenant)
-        .run(async |tx| {
+        .read(async |tx| {
             tx.open_review_items(page.after.map(ReviewItemId), limit)
                 .await
         })
