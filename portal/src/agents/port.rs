@@ -12,6 +12,14 @@ use ingest::wire::{Alert, Observation, Supply};
 use sqlx::Row;
 use std::collections::BTreeSet;
 
+/// The accepted readings of one meter in the current segment `seg.s` (for `meter_facts`).
+macro_rules! in_segment {
+    () => {
+        "FROM readings WHERE tenant_id = $1 AND equipment_id = $2 AND meter_kind = $3 \
+         AND status = 'accepted' AND segment = seg.s "
+    };
+}
+
 /// History older than this does not shape the expected volume.
 const AVERAGE_WINDOW_MS: i64 = 90 * 86_400_000;
 /// Less history than this gives no meaningful average.
@@ -88,7 +96,7 @@ impl TenantTx {
         Ok(DeviceMatch::Unknown { reported })
     }
 
-    /// The accepted history around `read_at` in the meter's current segment.
+    /// The accepted history around `read_at` in the meter's current segment, in one query.
     pub async fn meter_facts(
         &mut self,
         equipment: EquipmentId,
@@ -96,67 +104,56 @@ impl TenantTx {
         read_at: i64,
     ) -> Result<MeterFacts, DbError> {
         let t = self.t();
-        let segment: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(MAX(segment), 0) FROM counter_resets \
-             WHERE tenant_id = $1 AND equipment_id = $2 AND meter_kind = $3",
-        )
+        // $1 tenant, $2 equipment, $3 kind, $4 read time, $5 start of the averaging window.
+        // The segment is the latest confirmed reset's; every other column is one index probe
+        // (readings_equipment_time_idx) bounded by read time, never a scan of the history.
+        let row = sqlx::query(concat!(
+            "SELECT seg.s AS segment, ",
+            "(SELECT value ",
+            in_segment!(),
+            "AND read_at <= $4 ORDER BY read_at DESC, id DESC LIMIT 1) AS before_value, ",
+            "(SELECT read_at ",
+            in_segment!(),
+            "AND read_at <= $4 ORDER BY read_at DESC, id DESC LIMIT 1) AS before_at, ",
+            "(SELECT value ",
+            in_segment!(),
+            "AND read_at > $4 ORDER BY read_at, id LIMIT 1) AS after_value, ",
+            "(SELECT read_at ",
+            in_segment!(),
+            "AND read_at > $4 ORDER BY read_at, id LIMIT 1) AS after_at, ",
+            "(SELECT MIN(read_at) ",
+            in_segment!(),
+            "AND read_at <= $4 AND read_at >= $5) AS first_at, ",
+            "(SELECT MAX(read_at) ",
+            in_segment!(),
+            "AND read_at <= $4 AND read_at >= $5) AS last_at, ",
+            "(SELECT MIN(value) ",
+            in_segment!(),
+            "AND read_at <= $4 AND read_at >= $5) AS low, ",
+            "(SELECT MAX(value) ",
+            in_segment!(),
+            "AND read_at <= $4 AND read_at >= $5) AS high ",
+            "FROM (SELECT COALESCE(MAX(segment), 0) AS s FROM counter_resets ",
+            "WHERE tenant_id = $1 AND equipment_id = $2 AND meter_kind = $3) seg"
+        ))
         .bind(t)
         .bind(equipment.0)
         .bind(kind.as_str())
-        .fetch_one(self.conn())
-        .await?;
-        let point = |row: Option<sqlx::any::AnyRow>| -> Result<Option<Point>, DbError> {
-            row.map(|r| {
-                Ok(Point {
-                    value: MeterValue::new(r.try_get("value")?)?,
-                    read_at: r.try_get("read_at")?,
-                })
-            })
-            .transpose()
-        };
-        let before = sqlx::query(
-            "SELECT value, read_at FROM readings \
-             WHERE tenant_id = $1 AND equipment_id = $2 AND meter_kind = $3 AND status = 'accepted' \
-               AND segment = $4 AND read_at <= $5 ORDER BY read_at DESC, id DESC LIMIT 1",
-        )
-        .bind(t)
-        .bind(equipment.0)
-        .bind(kind.as_str())
-        .bind(segment)
-        .bind(read_at)
-        .fetch_optional(self.conn())
-        .await?;
-        let after = sqlx::query(
-            "SELECT value, read_at FROM readings \
-             WHERE tenant_id = $1 AND equipment_id = $2 AND meter_kind = $3 AND status = 'accepted' \
-               AND segment = $4 AND read_at > $5 ORDER BY read_at, id LIMIT 1",
-        )
-        .bind(t)
-        .bind(equipment.0)
-        .bind(kind.as_str())
-        .bind(segment)
-        .bind(read_at)
-        .fetch_optional(self.conn())
-        .await?;
-        let span = sqlx::query(
-            "SELECT MIN(read_at) AS first_at, MAX(read_at) AS last_at, MIN(value) AS low, MAX(value) AS high \
-             FROM readings WHERE tenant_id = $1 AND equipment_id = $2 AND meter_kind = $3 \
-               AND status = 'accepted' AND segment = $4 AND read_at <= $5 AND read_at >= $6",
-        )
-        .bind(t)
-        .bind(equipment.0)
-        .bind(kind.as_str())
-        .bind(segment)
         .bind(read_at)
         .bind(read_at - AVERAGE_WINDOW_MS)
         .fetch_one(self.conn())
         .await?;
-        let avg_daily_pages = match (
-            span.try_get::<Option<i64>, _>("first_at")?,
-            span.try_get::<Option<i64>, _>("last_at")?,
-            span.try_get::<Option<i64>, _>("low")?,
-            span.try_get::<Option<i64>, _>("high")?,
-        ) {
+        let get = |c: &str| row.try_get::<Option<i64>, _>(c);
+        let point = |v: Option<i64>, at: Option<i64>| -> Result<Option<Point>, DbError> {
+            match (v, at) {
+                (Some(v), Some(at)) => Ok(Some(Point {
+                    value: MeterValue::new(v)?,
+                    read_at: at,
+                })),
+                _ => Ok(None),
+            }
+        };
+        let avg_daily_pages = match (get("first_at")?, get("last_at")?, get("low")?, get("high")?) {
             (Some(first), Some(last), Some(low), Some(high))
                 if last - first >= MIN_AVERAGE_SPAN_MS =>
             {
@@ -165,9 +162,9 @@ impl TenantTx {
             _ => None,
         };
         Ok(MeterFacts {
-            segment,
-            before: point(before)?,
-            after: point(after)?,
+            segment: get("segment")?.unwrap_or(0),
+            before: point(get("before_value")?, get("before_at")?)?,
+            after: point(get("after_value")?, get("after_at")?)?,
             avg_daily_pages,
         })
     }

@@ -10,6 +10,9 @@ use ingest::upload::BatchClaim;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+/// How precisely `agents.last_seen_at` is kept.
+const LAST_SEEN_RESOLUTION_MS: i64 = 60_000;
+
 macro_rules! agent_columns {
     () => {
         "id, name, hostname, version, enrolled_at, last_seen_at, revoked_at"
@@ -84,21 +87,21 @@ impl Db {
     /// (malformed, unknown, revoked). Notes when the agent was last seen.
     pub async fn authenticate_agent(&self, token: &str) -> Result<(TenantId, AgentId), DbError> {
         let tenant = parse_token(token).ok_or(DbError::NotFound)?;
-        let id = self
-            .tenant(tenant)
-            .run(async |tx| {
-                let (t, now) = (tx.t(), tx.now_ms());
-                let id: i64 = sqlx::query_scalar(
-                    "UPDATE agents SET last_seen_at = $3 \
-                     WHERE tenant_id = $1 AND token_hash = $2 AND revoked_at IS NULL RETURNING id",
+        let hash = secret_hash(token);
+        let db = self.tenant(tenant);
+        // A read: authentication must not queue behind writers on every request.
+        let (id, last_seen) = db
+            .read(async |tx| {
+                let t = tx.t();
+                let row: Option<(i64, Option<i64>)> = sqlx::query_as(
+                    "SELECT id, last_seen_at FROM agents \
+                     WHERE tenant_id = $1 AND token_hash = $2 AND revoked_at IS NULL",
                 )
                 .bind(t)
-                .bind(secret_hash(token))
-                .bind(now)
+                .bind(&hash)
                 .fetch_optional(tx.conn())
-                .await?
-                .ok_or(DbError::NotFound)?;
-                Ok(id)
+                .await?;
+                row.ok_or(DbError::NotFound)
             })
             .await
             .map_err(|e| match e {
@@ -106,6 +109,20 @@ impl Db {
                 DbError::Refused(_) => DbError::NotFound,
                 other => other,
             })?;
+        // "Last seen" to the minute is enough for the dealer's agent list and silence checks.
+        if last_seen.is_none_or(|at| db.now_ms() - at >= LAST_SEEN_RESOLUTION_MS) {
+            db.run(async |tx| {
+                let (t, now) = (tx.t(), tx.now_ms());
+                sqlx::query("UPDATE agents SET last_seen_at = $3 WHERE tenant_id = $1 AND id = $2")
+                    .bind(t)
+                    .bind(id)
+                    .bind(now)
+                    .execute(tx.conn())
+                    .await?;
+                Ok(())
+            })
+            .await?;
+        }
         Ok((tenant, AgentId(id)))
     }
 }
