@@ -60,6 +60,15 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walk every tenant's hash chain; exit 1 if an entry was changed or removed.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -237,6 +246,37 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             Ok(())
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let db = portal::server::open_database(&config, clock).await?;
+            let (mut entries, mut broken) = (0, Vec::new());
+            let tenants = db.list_tenants().await?;
+            for t in &tenants {
+                let (n, breaks) = db
+                    .tenant(t.id)
+                    .read(async |tx| tx.verify_audit().await)
+                    .await?;
+                entries += n;
+                broken.extend(
+                    breaks
+                        .into_iter()
+                        .map(|b| format!("tenant {}: {b}", t.slug.as_str())),
+                );
+            }
+            if broken.is_empty() {
+                println!(
+                    "audit trail intact: {entries} entries in {} tenants",
+                    tenants.len()
+                );
+                return Ok(());
+            }
+            for b in &broken {
+                println!("{b}");
+            }
+            bail!(
+                "the audit trail was tampered with ({} problems)",
+                broken.len()
+            );
         }
         Command::Token(TokenCommand::Create {
             tenant,

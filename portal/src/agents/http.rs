@@ -65,7 +65,7 @@ pub async fn upload(
         Err(UploadError::ForeignDevice(m)) => {
             drop(tx); // nothing of the batch is kept
             let entry = AuditEntry {
-                actor_kind: "agent",
+                actor_kind: "agent".into(),
                 actor_id: Some(agent.0),
                 account_id: None,
                 action: "agent.upload_refused".into(),

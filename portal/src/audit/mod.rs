@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditEntry {
     /// user, api_token, agent or system
-    pub actor_kind: &'static str,
+    pub actor_kind: String,
     pub actor_id: Option<i64>,
     pub account_id: Option<i64>,
     /// e.g. `agent.upload_refused`
@@ -85,7 +85,7 @@ impl TenantTx {
         .bind(t)
         .bind(seq)
         .bind(now)
-        .bind(e.actor_kind)
+        .bind(&e.actor_kind)
         .bind(e.actor_id)
         .bind(e.account_id)
         .bind(&e.action)
@@ -118,6 +118,93 @@ impl TenantTx {
     }
 }
 
+/// A place where the chain does not hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Break {
+    /// The row's contents no longer match its hash: it was edited.
+    Edited { seq: i64 },
+    /// The row does not follow the previous one (its `prev_hash`), or rows are missing before it.
+    Missing { before_seq: i64 },
+    /// Rows at the end are gone: the tenant's counter says more were written.
+    Truncated { last_seq: i64, written: i64 },
+}
+
+impl std::fmt::Display for Break {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Edited { seq } => write!(f, "entry {seq} was changed after it was written"),
+            Self::Missing { before_seq } => {
+                write!(f, "entries are missing before entry {before_seq}")
+            }
+            Self::Truncated { last_seq, written } => {
+                write!(
+                    f,
+                    "entries after {last_seq} are missing ({written} were written)"
+                )
+            }
+        }
+    }
+}
+
+impl TenantTx {
+    /// Walks this tenant's chain from the first entry; returns every break found and the
+    /// number of entries read.
+    pub async fn verify_audit(&mut self) -> Result<(usize, Vec<Break>), DbError> {
+        let t = self.t();
+        let rows = sqlx::query(
+            "SELECT seq, occurred_at, actor_kind, actor_id, account_id, action, entity_type, entity_id, \
+               summary, ip, user_agent, prev_hash, hash FROM audit_log WHERE tenant_id = $1 ORDER BY seq",
+        )
+        .bind(t)
+        .fetch_all(self.conn())
+        .await?;
+        let mut breaks = Vec::new();
+        let (mut expected_seq, mut prev_hash) = (1_i64, String::new());
+        for row in &rows {
+            use sqlx::Row;
+            let seq: i64 = row.try_get("seq")?;
+            let stored_prev: String = row.try_get("prev_hash")?;
+            if seq != expected_seq || stored_prev != prev_hash {
+                breaks.push(Break::Missing { before_seq: seq });
+            }
+            let summary: String = row.try_get("summary")?;
+            let entry = AuditEntry {
+                actor_kind: row.try_get("actor_kind")?,
+                actor_id: row.try_get("actor_id")?,
+                account_id: row.try_get("account_id")?,
+                action: row.try_get("action")?,
+                entity_type: row.try_get("entity_type")?,
+                entity_id: row.try_get("entity_id")?,
+                // a summary that is no longer JSON was certainly edited
+                summary: serde_json::from_str(&summary)
+                    .unwrap_or(serde_json::Value::String(summary)),
+                ip: row.try_get("ip")?,
+                user_agent: row.try_get("user_agent")?,
+            };
+            let hash: String = row.try_get("hash")?;
+            if entry_hash(&stored_prev, t, seq, row.try_get("occurred_at")?, &entry) != hash {
+                breaks.push(Break::Edited { seq });
+            }
+            expected_seq = seq + 1;
+            prev_hash = hash;
+        }
+        let next: Option<i64> = sqlx::query_scalar(
+            "SELECT next_value FROM number_sequences WHERE tenant_id = $1 AND name = 'audit'",
+        )
+        .bind(t)
+        .fetch_optional(self.conn())
+        .await?;
+        let written = next.map_or(0, |n| n - 1);
+        if written > expected_seq - 1 {
+            breaks.push(Break::Truncated {
+                last_seq: expected_seq - 1,
+                written,
+            });
+        }
+        Ok((rows.len(), breaks))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,7 +212,7 @@ mod tests {
     #[test]
     fn the_hash_covers_every_field_and_the_chain() {
         let e = AuditEntry {
-            actor_kind: "agent",
+            actor_kind: "agent".into(),
             actor_id: Some(3),
             account_id: None,
             action: "agent.upload_refused".into(),

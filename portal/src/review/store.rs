@@ -215,7 +215,7 @@ impl TenantTx {
         .await?;
         let after = self.review_item(id).await?;
         self.append_audit(&AuditEntry {
-            actor_kind: "user",
+            actor_kind: "user".into(),
             actor_id: Some(by.0),
             account_id: None,
             action: format!("reading.review.{}", decision.name()),

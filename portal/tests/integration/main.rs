@@ -6,6 +6,7 @@
 )]
 
 mod agent_api;
+mod audit;
 mod harness;
 mod isolation;
 mod mqtt;
