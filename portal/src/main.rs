@@ -213,17 +213,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Agent(command) => {
-            let db = portal::server::open_database(&config, clock).await?;
             let slug = match &command {
                 AgentCommand::Create { tenant, .. } | AgentCommand::Revoke { tenant, .. } => {
                     TenantSlug::parse(tenant)?
                 }
             };
-            let tenant = db
-                .tenant_by_slug(&slug)
-                .await
-                .with_context(|| format!("no tenant with slug '{}'", slug.as_str()))?;
-            let db = db.tenant(tenant.id);
+            let db = open_tenant(&config, clock, &slug).await?;
             match command {
                 AgentCommand::Create { name, .. } => {
                     let created = db.run(async |tx| tx.create_agent(&name).await).await?;
@@ -293,13 +288,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         .with_context(|| format!("unknown permission '{p}'"))
                 })
                 .collect::<anyhow::Result<std::collections::BTreeSet<_>>>()?;
-            let db = portal::server::open_database(&config, clock).await?;
-            let tenant = db
-                .tenant_by_slug(&slug)
-                .await
-                .with_context(|| format!("no tenant with slug '{}'", slug.as_str()))?;
-            let token = db
-                .tenant(tenant.id)
+            let token = open_tenant(&config, clock, &slug)
+                .await?
                 .run(async |tx| {
                     let user = tx.user_by_email(&email).await?;
                     tx.create_api_token(user.id, &name, &wanted).await
@@ -332,13 +322,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let new_user =
                 NewUser::new(kind, email, &name)?.password_hash(hash_password(&password)?);
-            let db = portal::server::open_database(&config, clock).await?;
-            let tenant = db
-                .tenant_by_slug(&slug)
-                .await
-                .with_context(|| format!("no tenant with slug '{}'", slug.as_str()))?;
-            let user = db
-                .tenant(tenant.id)
+            let user = open_tenant(&config, clock, &slug)
+                .await?
                 .run(async |tx| {
                     if let UserKind::Customer(account) = kind {
                         tx.account(account).await?;
@@ -365,6 +350,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The database, opened as the server would, scoped to the tenant with this slug.
+async fn open_tenant(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    slug: &TenantSlug,
+) -> anyhow::Result<portal::db::TenantDb> {
+    let db = portal::server::open_database(config, clock).await?;
+    let tenant = db
+        .tenant_by_slug(slug)
+        .await
+        .with_context(|| format!("no tenant with slug '{}'", slug.as_str()))?;
+    Ok(db.tenant(tenant.id))
 }
 
 async fn serve(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
