@@ -1,6 +1,7 @@
 //! Copiers and printers at customer sites. A device is found by its serial (through the
 //! confusable-letter key), its MAC or its asset tag — never by IP address, which changes.
 
+pub mod http;
 mod store;
 
 use crate::ids::{AccountId, ContractId, EquipmentId, SiteId};
@@ -132,4 +133,21 @@ mod tests {
             assert!(parse_iso_date(bad).is_err(), "{bad:?}");
         }
     }
+}
+
+/// A device an agent reported that no registered equipment matches.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DiscoveredDevice {
+    pub id: i64,
+    pub serial: Option<String>,
+    pub mac: Option<String>,
+    pub asset_tag: Option<String>,
+    pub ip: Option<String>,
+    pub vendor: Option<String>,
+    pub model: Option<String>,
+    /// The counters it last reported, as JSON (`{"total": 12345, …}`).
+    pub meters: serde_json::Value,
+    pub first_seen_at: i64,
+    pub last_seen_at: i64,
+    pub status: String,
 }

@@ -200,3 +200,40 @@ impl TenantTx {
         )
     }
 }
+
+impl TenantTx {
+    /// Devices agents reported that are not registered yet (status `new`), newest sighting
+    /// first — the dealer's "new devices" list.
+    pub async fn new_devices(
+        &mut self,
+        limit: u32,
+    ) -> Result<Vec<super::DiscoveredDevice>, DbError> {
+        let t = self.t();
+        let rows = sqlx::query(
+            "SELECT id, serial, mac, asset_tag, ip, vendor, model, meters_json, first_seen_at, last_seen_at, status \
+             FROM discovered_devices WHERE tenant_id = $1 AND status = 'new' ORDER BY last_seen_at DESC, id LIMIT $2",
+        )
+        .bind(t)
+        .bind(page_limit(limit))
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let meters: String = r.try_get("meters_json")?;
+                Ok(super::DiscoveredDevice {
+                    id: r.try_get("id")?,
+                    serial: r.try_get("serial")?,
+                    mac: r.try_get("mac")?,
+                    asset_tag: r.try_get("asset_tag")?,
+                    ip: r.try_get("ip")?,
+                    vendor: r.try_get("vendor")?,
+                    model: r.try_get("model")?,
+                    meters: serde_json::from_str(&meters).unwrap_or(serde_json::Value::Null),
+                    first_seen_at: r.try_get("first_seen_at")?,
+                    last_seen_at: r.try_get("last_seen_at")?,
+                    status: r.try_get("status")?,
+                })
+            })
+            .collect()
+    }
+}

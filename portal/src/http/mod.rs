@@ -5,7 +5,7 @@ pub mod error;
 use crate::auth::Principal;
 use crate::config::Config;
 use crate::db::Db;
-use crate::{agents, review};
+use crate::{agents, equipment, review};
 use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -36,6 +36,10 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/v1/agent/enroll", post(agents::http::enroll))
         .route("/api/v1/review-items", get(review::http::list))
+        .route(
+            "/api/v1/discovered-devices",
+            get(equipment::http::new_devices),
+        )
         .route(
             "/api/v1/review-items/{id}/decision",
             post(review::http::decide),

@@ -416,7 +416,93 @@ async fn tokens_are_never_wider_than_their_user(t: TestDb) {
     assert!(err.to_string().contains("only an active user"), "{err}");
 }
 
+async fn new_devices_are_listed_for_staff_who_manage_equipment(t: TestDb) {
+    let d = desk(t).await;
+    let service =
+        d.db.run(async |tx| {
+            let role = tx.role_by_name("service").await?;
+            let u = tx
+                .create_user(
+                    &NewUser::new(
+                        UserKind::Staff,
+                        EmailAddress::parse("svc@dealer.test")?,
+                        "Svc",
+                    )?
+                    .password_hash("$argon2id$x".into()),
+                    &[role.id],
+                )
+                .await?;
+            tx.create_api_token(u.id, "t", &BTreeSet::from([Permission::EquipmentManage]))
+                .await
+        })
+        .await
+        .unwrap();
+    let batch = json!({ "protocol": 1, "batch_id": "new", "agent_version": "1", "sent_at": T0, "observations": [
+        { "id": "n1", "read_at": T0, "source": "snmp", "device": { "serial": "UNREG-9", "ip": "10.1.1.9", "model": "bizhub C300i" },
+          "meters": { "total": 4321 } }
+    ]});
+    assert_eq!(
+        send(
+            &d.app,
+            "POST",
+            "/api/v1/agent/readings",
+            Some(&d.agent),
+            Some(batch)
+        )
+        .await
+        .0,
+        200
+    );
+
+    let (status, body) = send(
+        &d.app,
+        "GET",
+        "/api/v1/discovered-devices",
+        Some(&service),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let list = body.as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["serial"], "UNREG-9");
+    assert_eq!(list[0]["model"], "bizhub C300i");
+    assert_eq!(list[0]["meters"]["total"], 4321);
+    // billing staff and customers may not manage equipment
+    assert_eq!(
+        send(
+            &d.app,
+            "GET",
+            "/api/v1/discovered-devices",
+            Some(&d.reviewer),
+            None
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        send(
+            &d.app,
+            "GET",
+            "/api/v1/discovered-devices",
+            Some(&d.customer),
+            None
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        send(&d.app, "GET", "/api/v1/discovered-devices", None, None)
+            .await
+            .0,
+        401
+    );
+}
+
 backends!(
+    new_devices_are_listed_for_staff_who_manage_equipment,
     tokens_are_never_wider_than_their_user,
     accept_with_a_correction,
     confirm_a_counter_reset_then_count_on,
