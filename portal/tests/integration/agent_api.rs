@@ -103,11 +103,15 @@ fn outcomes(body: &Value) -> Vec<String> {
 
 async fn enrollment_trades_a_one_time_code_for_a_token(t: TestDb) {
     let db = t.tenant("acme").await;
-    let code = db
-        .run(async |tx| tx.create_agent("Office").await)
+    // an agent revoked before it enrolled: its code must not work
+    let revoked = db
+        .run(async |tx| {
+            let created = tx.create_agent("Office").await?;
+            tx.revoke_agent(created.agent.id).await?;
+            Ok(created.enrollment_code)
+        })
         .await
-        .unwrap()
-        .enrollment_code;
+        .unwrap();
     let stale = db
         .run(async |tx| tx.create_agent("Old").await)
         .await
@@ -130,11 +134,11 @@ async fn enrollment_trades_a_one_time_code_for_a_token(t: TestDb) {
         (stale.as_str(), "expired"),
         ("acme-AAAAAAAAAAAA", "wrong"),
         ("nobody-AAAAAAAAAAAA", "no tenant"),
+        (revoked.as_str(), "revoked"),
     ] {
         let (status, _) = post(&app, "/api/v1/agent/enroll", None, enroll(code)).await;
         assert_eq!(status, 401, "{why} code");
     }
-    let _ = code;
     let (status, body) = post_raw(&app, "/api/v1/agent/enroll", None, b"{not json".to_vec()).await;
     assert_eq!(status, 422);
     assert!(
@@ -261,7 +265,6 @@ async fn uploads_go_through_the_pipeline_and_answer_per_observation(t: TestDb) {
     assert_eq!(status, 200);
     assert_eq!(outcomes(&body), ["duplicate"]);
     assert_eq!(count(&f.app.t, "SELECT COUNT(*) FROM readings").await, 7);
-    let _ = &f.db;
 }
 
 async fn supplies_and_alerts_are_kept_as_signals(t: TestDb) {

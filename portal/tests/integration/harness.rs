@@ -208,8 +208,7 @@ async fn ensure_app_role(admin_url: &str) {
             .await;
         match r {
             Ok(_) => break,
-            Err(e) if attempt < 9 => {
-                let _ = e;
+            Err(_) if attempt < 9 => {
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
             Err(e) => panic!("cannot create {APP_ROLE}: {e}"),
