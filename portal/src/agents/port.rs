@@ -304,9 +304,20 @@ impl TenantTx {
             .as_deref()
             .and_then(|s| SerialNumber::parse(s).ok())
             .map(|s| s.key());
+        // the same normal forms equipment is matched by, so one device is listed once
+        let mac = d
+            .mac
+            .as_deref()
+            .and_then(|m| ingest::domain::MacAddress::parse(m).ok());
         let Some(identity) = serial_key
-            .or_else(|| d.mac.clone())
-            .or_else(|| d.asset_tag.clone())
+            .or_else(|| mac.map(|m| m.as_str().to_owned()))
+            .or_else(|| {
+                d.asset_tag
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned)
+            })
         else {
             return Ok(()); // nothing identifies it; the batch check already refuses such devices
         };

@@ -116,14 +116,20 @@ impl TenantTx {
                 corrected_value, ..
             } => {
                 let value = corrected_value.unwrap_or(before.value);
-                let last = self
+                // An accepted value must fit between the meter's accepted neighbours: below the
+                // earlier one is negative usage now, above the later one makes that one a drop.
+                let around = self
                     .meter_facts(before.equipment_id, &before.meter_kind, before.read_at)
-                    .await?
-                    .before
-                    .filter(|p| p.value > value);
-                if let Some(p) = last {
+                    .await?;
+                if let Some(p) = around.before.filter(|p| p.value > value) {
                     return Err(DbError::Refused(format!(
                         "{value} is below the accepted reading {} of the same meter: confirm a counter reset instead",
+                        p.value
+                    )));
+                }
+                if let Some(p) = around.after.filter(|p| p.value < value) {
+                    return Err(DbError::Refused(format!(
+                        "{value} is above the later accepted reading {} of the same meter",
                         p.value
                     )));
                 }

@@ -571,6 +571,24 @@ async fn devices_are_found_by_mac_or_asset_tag_only_without_a_serial(t: TestDb) 
         .await,
         1
     );
+
+    // an unregistered device known only by its MAC is one device however the MAC is written
+    let unknown = |id: &str, mac: &str| json!({ "id": id, "read_at": T0 - 60_000, "source": "snmp", "device": { "mac": mac }, "meters": { "total": 7 } });
+    let spellings = batch(
+        "macs",
+        vec![
+            unknown("m1", "00-1B-A9-99-88-77"),
+            unknown("m2", "001ba9998877"),
+        ],
+    );
+    let (status, body) = post(&f.app, "/api/v1/agent/readings", Some(&f.token), spellings).await;
+    assert_eq!(status, 200, "{body}");
+    let by_mac = "SELECT COUNT(*) FROM discovered_devices WHERE identity_key = '00:1b:a9:99:88:77'";
+    assert_eq!(count(&f.app.t, by_mac).await, 1);
+    assert_eq!(
+        count(&f.app.t, "SELECT COUNT(*) FROM discovered_devices").await,
+        2
+    );
 }
 
 backends!(

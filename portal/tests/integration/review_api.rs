@@ -501,7 +501,38 @@ async fn new_devices_are_listed_for_staff_who_manage_equipment(t: TestDb) {
     );
 }
 
+async fn a_correction_must_fit_between_its_neighbours(t: TestDb) {
+    let d = desk(t).await;
+    assert_eq!(read(&d, "r1", T0 - 30 * DAY, 100_000).await, "accepted");
+    assert_eq!(read(&d, "r3", T0 - 10 * DAY, 110_000).await, "accepted");
+    // arrives late, between the two, but misread
+    assert_eq!(read(&d, "r2", T0 - 20 * DAY, 10_500).await, "review");
+    let item = open_items(&d).await[0].clone();
+    let (status, body) = decide(
+        &d,
+        &item,
+        json!({ "action": "accept", "corrected_value": 150_000 }),
+    )
+    .await;
+    assert_eq!(
+        status, 422,
+        "above the later reading 110000 would make that one a drop: {body}"
+    );
+    assert!(
+        body["detail"].as_str().unwrap().contains("110000"),
+        "{body}"
+    );
+    let (status, body) = decide(
+        &d,
+        &item,
+        json!({ "action": "accept", "corrected_value": 105_000 }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
+
 backends!(
+    a_correction_must_fit_between_its_neighbours,
     new_devices_are_listed_for_staff_who_manage_equipment,
     tokens_are_never_wider_than_their_user,
     accept_with_a_correction,
