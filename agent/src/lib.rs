@@ -4,3 +4,4 @@
 //! server driver, so it stays small enough to install anywhere.
 
 pub mod config;
+pub mod device;

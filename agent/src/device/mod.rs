@@ -1,0 +1,267 @@
+//! From what a copier answered to what it is and what it counted: identity (brand — also for
+//! OEM boxes —, model, serial, MAC), meters and supplies. Transport-free: SNMP fills a
+//! [`Snapshot`], this module reads it with the vendor profiles in `profiles.toml`.
+
+mod snapshot;
+
+pub use snapshot::{RecError, Snapshot, Value};
+
+use ingest::domain::MacAddress;
+use ingest::wire::{Level, Supply};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+const SYS_DESCR: &str = "1.3.6.1.2.1.1.1.0";
+const SYS_OBJECT_ID: &str = "1.3.6.1.2.1.1.2.0";
+const HR_DEVICE_DESCR: &str = "1.3.6.1.2.1.25.3.2.1.3.1";
+const PRT_SERIAL: &str = "1.3.6.1.2.1.43.5.1.1.17.1";
+const PRT_LIFE_COUNT: &str = "1.3.6.1.2.1.43.10.2.1.4.1.1";
+const IF_PHYS_ADDRESS: &str = "1.3.6.1.2.1.2.2.1.6";
+const SUPPLY: &str = "1.3.6.1.2.1.43.11.1.1";
+const COLORANT_VALUE: &str = "1.3.6.1.2.1.43.12.1.1.4";
+
+/// One brand's recognition rules and OIDs (see `profiles.toml`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub name: String,
+    pub words: Vec<String>,
+    pub enterprises: Vec<u32>,
+    #[serde(default)]
+    pub serial: Vec<String>,
+    #[serde(default)]
+    pub meters: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ProfileFile {
+    vendor: Vec<Profile>,
+}
+
+/// The embedded vendor profiles, in recognition order.
+pub fn profiles() -> Result<Vec<Profile>, String> {
+    use figment::Figment;
+    use figment::providers::{Format, Toml};
+    Figment::from(Toml::string(include_str!("profiles.toml")))
+        .extract::<ProfileFile>()
+        .map(|f| f.vendor)
+        .map_err(|e| e.to_string())
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Identity {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sys_object_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+}
+
+/// What `printyx-agent poll --json` prints (status and alerts join with the SNMP poller).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DeviceReport {
+    pub identity: Identity,
+    /// Only counters the device gives; none is invented.
+    pub meters: BTreeMap<String, u64>,
+    pub supplies: Vec<Supply>,
+}
+
+/// Lower-case alphanumeric words of a text.
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// Whether `phrase` (one or more words) appears as consecutive whole words of `text`.
+fn has_phrase(text: &[String], phrase: &str) -> bool {
+    let p = words(phrase);
+    !p.is_empty() && text.windows(p.len()).any(|w| w == p.as_slice())
+}
+
+fn enterprise(oid: &str) -> Option<u32> {
+    oid.strip_prefix("1.3.6.1.4.1.")?
+        .split('.')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The brand: words in the device's own descriptions first, then the sysObjectID.
+pub fn recognise<'a>(snapshot: &Snapshot, profiles: &'a [Profile]) -> Option<&'a Profile> {
+    for oid in [SYS_DESCR, HR_DEVICE_DESCR] {
+        let Some(text) = snapshot.get(oid).and_then(Value::as_text) else {
+            continue;
+        };
+        let text = words(&text);
+        if let Some(p) = profiles
+            .iter()
+            .find(|p| p.words.iter().any(|w| has_phrase(&text, w)))
+        {
+            return Some(p);
+        }
+    }
+    let ent = snapshot
+        .get(SYS_OBJECT_ID)
+        .and_then(Value::as_text)
+        .and_then(|o| enterprise(&o))?;
+    profiles.iter().find(|p| p.enterprises.contains(&ent))
+}
+
+/// The model as the device names it: hrDeviceDescr, else sysDescr's first part, without the
+/// brand's own words in front.
+fn model(snapshot: &Snapshot, vendor: Option<&Profile>) -> Option<String> {
+    let from = |oid: &str| {
+        snapshot
+            .get(oid)
+            .and_then(Value::as_text)
+            .filter(|t| !t.starts_with("Generic"))
+    };
+    let text = from(HR_DEVICE_DESCR).or_else(|| {
+        from(SYS_DESCR).map(|d| {
+            d.split([';', ','])
+                .next()
+                .unwrap_or_default()
+                .split(" / ")
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+    })?;
+    let mut rest = text.trim();
+    if let Some(p) = vendor {
+        for w in p.words.iter().chain(std::iter::once(&p.name)) {
+            if rest.len() > w.len()
+                && rest[..w.len()].eq_ignore_ascii_case(w)
+                && rest.as_bytes()[w.len()] == b' '
+            {
+                rest = rest[w.len()..].trim_start();
+            }
+        }
+    }
+    let rest = rest
+        .trim_end_matches(" series")
+        .trim_end_matches(" Series")
+        .trim();
+    (!rest.is_empty()).then(|| rest.to_owned())
+}
+
+fn supply_kind(code: Option<i64>) -> &'static str {
+    match code {
+        Some(3) => "toner",
+        Some(4) => "waste_toner",
+        Some(5) => "ink",
+        Some(6) => "ink_cartridge",
+        Some(8) => "waste_ink",
+        Some(9) => "drum",
+        Some(10) => "developer",
+        Some(15) => "fuser",
+        Some(18) => "cleaner",
+        Some(20) => "transfer_unit",
+        Some(21) => "toner_cartridge",
+        Some(32) => "staples",
+        _ => "other",
+    }
+}
+
+/// The supply's colour: the Printer-MIB colorant if linked, else a colour word in its name.
+fn supply_color(snapshot: &Snapshot, index: &str, description: &str) -> Option<String> {
+    let colorant = snapshot
+        .get(&format!("{SUPPLY}.3.{index}"))
+        .and_then(Value::as_i64)
+        .filter(|c| *c > 0);
+    let device = index.split('.').next().unwrap_or("1");
+    if let Some(name) = colorant
+        .and_then(|c| snapshot.get(&format!("{COLORANT_VALUE}.{device}.{c}")))
+        .and_then(Value::as_text)
+    {
+        return Some(name.to_lowercase());
+    }
+    let w = words(description);
+    ["black", "cyan", "magenta", "yellow"]
+        .iter()
+        .find(|c| w.iter().any(|x| x == *c))
+        .map(|c| (*c).to_owned())
+}
+
+fn supplies(snapshot: &Snapshot) -> Vec<Supply> {
+    let mut rows: Vec<(Vec<u32>, Supply)> = snapshot
+        .column(&format!("{SUPPLY}.6"))
+        .filter_map(|(index, desc)| {
+            let get = |col: u32| {
+                snapshot
+                    .get(&format!("{SUPPLY}.{col}.{index}"))
+                    .and_then(Value::as_i64)
+            };
+            let level = Level::from_mib(get(9)?)?;
+            let max_capacity = Level::from_mib(get(8).unwrap_or(-2))?;
+            let description = desc.as_text().unwrap_or_default();
+            let percent = match (level, max_capacity) {
+                (Level::Value(l), Level::Value(m)) if m > 0 => {
+                    u8::try_from(((l * 100 + m / 2) / m).clamp(0, 100)).ok()
+                }
+                _ => None,
+            };
+            let supply = Supply {
+                kind: supply_kind(get(5)).to_owned(),
+                color: supply_color(snapshot, index, &description),
+                description,
+                level,
+                max_capacity,
+                percent,
+            };
+            let order = index.split('.').filter_map(|p| p.parse().ok()).collect();
+            Some((order, supply))
+        })
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows.into_iter().map(|(_, s)| s).collect()
+}
+
+/// Reads identity, meters and supplies from a snapshot.
+pub fn read(snapshot: &Snapshot, profiles: &[Profile]) -> DeviceReport {
+    let vendor = recognise(snapshot, profiles);
+    let text = |oid: &str| snapshot.get(oid).and_then(Value::as_text);
+    let serial = vendor
+        .into_iter()
+        .flat_map(|p| p.serial.iter().map(String::as_str))
+        .chain(std::iter::once(PRT_SERIAL))
+        .find_map(text);
+    let mac = snapshot.column(IF_PHYS_ADDRESS).find_map(|(_, v)| match v {
+        Value::Bytes(b) if b.len() == 6 => MacAddress::from_bytes(b).ok(),
+        _ => None,
+    });
+    let mut meters = BTreeMap::new();
+    if let Some(total) = snapshot.get(PRT_LIFE_COUNT).and_then(Value::as_i64) {
+        meters.insert("total".to_owned(), total);
+    }
+    for (kind, oid) in vendor.map(|p| &p.meters).into_iter().flatten() {
+        if let Some(v) = snapshot.get(oid).and_then(Value::as_i64) {
+            meters.insert(kind.clone(), v);
+        }
+    }
+    DeviceReport {
+        identity: Identity {
+            vendor: vendor.map(|p| p.name.clone()),
+            model: model(snapshot, vendor),
+            serial,
+            sys_object_id: text(SYS_OBJECT_ID),
+            mac: mac.map(|m| m.to_string()),
+        },
+        // a negative counter is a device bug, not a page count
+        meters: meters
+            .into_iter()
+            .filter_map(|(k, v)| u64::try_from(v).ok().map(|v| (k, v)))
+            .collect(),
+        supplies: supplies(snapshot),
+    }
+}
+
+#[cfg(test)]
+mod tests;

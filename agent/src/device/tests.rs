@@ -1,0 +1,157 @@
+//! Every real recording in ../shared/fixtures/snmp against its expected.json.
+#![allow(clippy::disallowed_methods)] // small repository fixtures
+
+use super::*;
+use std::path::PathBuf;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/snmp")
+}
+
+fn expected() -> serde_json::Map<String, serde_json::Value> {
+    let path = fixtures().join("expected.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn level(v: &serde_json::Value) -> Level {
+    Level::from_mib(v.as_i64().unwrap()).unwrap()
+}
+
+#[test]
+fn every_recording_reads_as_expected() {
+    let profiles = profiles().unwrap();
+    let expected = expected();
+    assert!(expected.len() >= 20, "fixtures missing?");
+    let mut failures = Vec::new();
+    for (name, want) in &expected {
+        let text = std::fs::read_to_string(fixtures().join(format!("{name}.snmprec"))).unwrap();
+        let report = read(&Snapshot::from_snmprec(&text).unwrap(), &profiles);
+        let mut check = |what: &str, got: String, want: String| {
+            if got != want {
+                failures.push(format!("{name}: {what} is {got}, expected {want}"));
+            }
+        };
+        check(
+            "vendor",
+            format!("{:?}", report.identity.vendor.as_deref()),
+            format!("{:?}", want["vendor"].as_str()),
+        );
+        check(
+            "serial",
+            format!("{:?}", report.identity.serial.as_deref()),
+            format!("{:?}", want["serial"].as_str()),
+        );
+        for (kind, key) in [
+            ("total", "total_pages"),
+            ("mono", "mono_pages"),
+            ("color", "color_pages"),
+        ] {
+            check(
+                kind,
+                format!("{:?}", report.meters.get(kind)),
+                format!("{:?}", want.get(key).and_then(|v| v.as_u64())),
+            );
+        }
+        let want_supplies: Vec<_> = want["supplies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["description"].as_str().unwrap().to_owned(),
+                    level(&s["level"]),
+                    level(&s["max_capacity"]),
+                    s["percent"].as_u64().map(|p| p as u8),
+                )
+            })
+            .collect();
+        let got_supplies: Vec<_> = report
+            .supplies
+            .iter()
+            .map(|s| (s.description.clone(), s.level, s.max_capacity, s.percent))
+            .collect();
+        check(
+            "supplies",
+            format!("{got_supplies:?}"),
+            format!("{want_supplies:?}"),
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn oem_boxes_and_foreign_object_ids_are_recognised_by_their_own_words() {
+    let profiles = profiles().unwrap();
+    let device = |descr: &str, oid: &str| {
+        let mut s = Snapshot::default();
+        s.insert(SYS_DESCR, Value::Text(descr.into()));
+        s.insert(SYS_OBJECT_ID, Value::Oid(oid.into()));
+        recognise(&s, &profiles).map(|p| p.name.clone())
+    };
+    assert_eq!(
+        device(
+            "Savin 4045 3.0 / Savin Network Printer",
+            "1.3.6.1.4.1.367.1.1"
+        )
+        .as_deref(),
+        Some("Savin")
+    );
+    assert_eq!(
+        device("TA_UTAX Printing System", "1.3.6.1.4.1.1347.41").as_deref(),
+        Some("UTAX")
+    );
+    assert_eq!(
+        device("HP ETHERNET MULTI-ENVIRONMENT", "1.3.6.1.4.1.1347.41").as_deref(),
+        Some("HP")
+    );
+    assert_eq!(
+        device("TOSHIBA e-STUDIO305CS", "1.3.6.1.4.1.641.2.1").as_deref(),
+        Some("Toshiba")
+    );
+    assert_eq!(
+        device("Generic 28C-1", "1.3.6.1.4.1.18334.1.1.1").as_deref(),
+        Some("Konica Minolta"),
+        "by enterprise"
+    );
+    assert_eq!(
+        device("Network Printer", "1.3.6.1.4.1.367.1.1").as_deref(),
+        Some("Ricoh"),
+        "the maker, not an OEM brand"
+    );
+    assert_eq!(
+        device("ZebraNet Wired PS", "1.3.6.1.4.1.683.6.0").as_deref(),
+        Some("Zebra")
+    );
+    assert_eq!(
+        device("Some Print Server", "1.3.6.1.4.1.99999.1").as_deref(),
+        None,
+        "unknown stays unknown"
+    );
+}
+
+#[test]
+fn supply_percent_only_from_real_numbers() {
+    let mut s = Snapshot::default();
+    for (idx, desc, lvl, max) in [
+        ("1.1", "Black Toner", 45, 100),
+        ("1.2", "Waste Toner Box", -3, -2),
+        ("1.3", "Drum", 17208, 25000),
+    ] {
+        s.insert(&format!("{SUPPLY}.6.{idx}"), Value::Text(desc.into()));
+        s.insert(&format!("{SUPPLY}.9.{idx}"), Value::Int(lvl));
+        s.insert(&format!("{SUPPLY}.8.{idx}"), Value::Int(max));
+    }
+    let got = supplies(&s);
+    assert_eq!(
+        got.iter().map(|s| s.percent).collect::<Vec<_>>(),
+        [Some(45), None, Some(69)]
+    );
+    assert_eq!(got[1].level, Level::SomeRemaining);
+    assert_eq!(got[0].color.as_deref(), Some("black"));
+}
