@@ -4,8 +4,19 @@
 use super::*;
 use std::path::PathBuf;
 
+/// `shared/` sits beside the repository (as on the development machines and in CI);
+/// `PRINTYX_FIXTURES` points elsewhere.
 fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/snmp")
+    let base = std::env::var_os("PRINTYX_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"));
+    let dir = base.join("snmp");
+    assert!(
+        dir.is_dir(),
+        "SNMP fixtures not found at {} (shared/ beside the repository, or PRINTYX_FIXTURES)",
+        dir.display()
+    );
+    dir
 }
 
 fn expected() -> serde_json::Map<String, serde_json::Value> {
