@@ -7,7 +7,7 @@ mod snapshot;
 pub use snapshot::{RecError, Snapshot, Value};
 
 use ingest::domain::MacAddress;
-use ingest::wire::{Level, Supply};
+use ingest::wire::{Alert, AlertSeverity, Level, Supply};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -18,6 +18,10 @@ const PRT_SERIAL: &str = "1.3.6.1.2.1.43.5.1.1.17.1";
 const PRT_LIFE_COUNT: &str = "1.3.6.1.2.1.43.10.2.1.4.1.1";
 const IF_PHYS_ADDRESS: &str = "1.3.6.1.2.1.2.2.1.6";
 const SUPPLY: &str = "1.3.6.1.2.1.43.11.1.1";
+const HR_DEVICE_STATUS: &str = "1.3.6.1.2.1.25.3.2.1.5.1";
+const HR_PRINTER_STATUS: &str = "1.3.6.1.2.1.25.3.5.1.1.1";
+const HR_ERROR_STATE: &str = "1.3.6.1.2.1.25.3.5.1.2.1";
+const ALERT: &str = "1.3.6.1.2.1.43.18.1.1";
 const COLORANT_VALUE: &str = "1.3.6.1.2.1.43.12.1.1.4";
 
 /// One brand's recognition rules and OIDs (see `profiles.toml`).
@@ -62,13 +66,114 @@ pub struct Identity {
     pub mac: Option<String>,
 }
 
-/// What `printyx-agent poll --json` prints (status and alerts join with the SNMP poller).
+/// HOST-RESOURCES status as the device reports it; a field it does not give is absent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Status {
+    /// hrDeviceStatus: unknown, running, warning, testing, down
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<&'static str>,
+    /// hrPrinterStatus: other, unknown, idle, printing, warmup
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub printer: Option<&'static str>,
+    /// hrPrinterDetectedErrorState bits that are set, e.g. `lowToner`, `jammed`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<&'static str>,
+}
+
+/// What `printyx-agent poll --json` prints.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DeviceReport {
     pub identity: Identity,
     /// Only counters the device gives; none is invented.
     pub meters: BTreeMap<String, u64>,
     pub supplies: Vec<Supply>,
+    pub status: Status,
+    /// prtAlertTable rows.
+    pub alerts: Vec<Alert>,
+}
+
+/// hrPrinterDetectedErrorState bit names; bit 0 is the most significant bit of the first byte.
+const ERROR_BITS: [&str; 16] = [
+    "lowPaper",
+    "noPaper",
+    "lowToner",
+    "noToner",
+    "doorOpen",
+    "jammed",
+    "offline",
+    "serviceRequested",
+    "inputTrayMissing",
+    "outputTrayMissing",
+    "markerSupplyMissing",
+    "outputNearFull",
+    "outputFull",
+    "inputTrayEmpty",
+    "overduePreventMaint",
+    "bit15",
+];
+
+fn status(snapshot: &Snapshot) -> Status {
+    let int = |oid: &str| snapshot.get(oid).and_then(Value::as_i64);
+    let device = int(HR_DEVICE_STATUS).and_then(|v| match v {
+        1 => Some("unknown"),
+        2 => Some("running"),
+        3 => Some("warning"),
+        4 => Some("testing"),
+        5 => Some("down"),
+        _ => None,
+    });
+    let printer = int(HR_PRINTER_STATUS).and_then(|v| match v {
+        1 => Some("other"),
+        2 => Some("unknown"),
+        3 => Some("idle"),
+        4 => Some("printing"),
+        5 => Some("warmup"),
+        _ => None,
+    });
+    let bytes: Vec<u8> = match snapshot.get(HR_ERROR_STATE) {
+        Some(Value::Bytes(b)) => b.clone(),
+        Some(Value::Text(t)) => t.as_bytes().to_vec(),
+        _ => Vec::new(),
+    };
+    let errors = (0..16)
+        .filter(|bit| {
+            bytes
+                .get(bit / 8)
+                .is_some_and(|b| b & (0x80 >> (bit % 8)) != 0)
+        })
+        .map(|bit| ERROR_BITS[bit])
+        .collect();
+    Status {
+        device,
+        printer,
+        errors,
+    }
+}
+
+fn alerts(snapshot: &Snapshot) -> Vec<Alert> {
+    snapshot
+        .column(&format!("{ALERT}.7"))
+        .filter_map(|(index, code)| {
+            let code = code.as_i64()?;
+            let severity = match snapshot
+                .get(&format!("{ALERT}.2.{index}"))
+                .and_then(Value::as_i64)
+            {
+                Some(3) => AlertSeverity::Critical,
+                Some(4 | 5) => AlertSeverity::Warning,
+                _ => AlertSeverity::Info,
+            };
+            let description = snapshot
+                .get(&format!("{ALERT}.8.{index}"))
+                .and_then(Value::as_text)
+                .unwrap_or_else(|| format!("printer alert {code}"));
+            Some(Alert {
+                code: code.to_string(),
+                severity,
+                description,
+            })
+        })
+        .collect()
 }
 
 /// Lower-case alphanumeric words of a text.
@@ -260,6 +365,8 @@ pub fn read(snapshot: &Snapshot, profiles: &[Profile]) -> DeviceReport {
             .filter_map(|(k, v)| u64::try_from(v).ok().map(|v| (k, v)))
             .collect(),
         supplies: supplies(snapshot),
+        status: status(snapshot),
+        alerts: alerts(snapshot),
     }
 }
 

@@ -87,6 +87,40 @@ fn every_recording_reads_as_expected() {
             format!("{got_supplies:?}"),
             format!("{want_supplies:?}"),
         );
+        // "2 (running)" → "running"; a status the recording lacks must be absent here too
+        let named = |key: &str| {
+            want.get("status")
+                .and_then(|s| s.get(key))
+                .and_then(|v| v.as_str())
+                .map(|v| {
+                    v.split_once('(')
+                        .map_or(v, |(_, n)| n.trim_end_matches(')'))
+                        .to_owned()
+                })
+        };
+        check(
+            "device status",
+            format!("{:?}", report.status.device),
+            format!("{:?}", named("hrDeviceStatus").as_deref()),
+        );
+        check(
+            "printer status",
+            format!("{:?}", report.status.printer),
+            format!("{:?}", named("hrPrinterStatus").as_deref()),
+        );
+        let bits: Vec<String> = want
+            .get("status")
+            .and_then(|s| s.get("hrPrinterDetectedErrorState"))
+            .and_then(|e| e["bits"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .map(|b| b.as_str().unwrap().to_owned())
+            .collect();
+        check(
+            "error bits",
+            format!("{:?}", report.status.errors),
+            format!("{bits:?}"),
+        );
     }
     assert!(
         failures.is_empty(),
@@ -165,4 +199,36 @@ fn supply_percent_only_from_real_numbers() {
     );
     assert_eq!(got[1].level, Level::SomeRemaining);
     assert_eq!(got[0].color.as_deref(), Some("black"));
+}
+
+#[test]
+fn alert_table_rows_become_alerts_with_their_severity() {
+    let mut s = Snapshot::default();
+    for (i, severity, code, text) in [
+        (1, 3, 1101, Some("Toner empty")),
+        (2, 4, 1104, Some("Toner low")),
+        (3, 1, 3, None),
+    ] {
+        s.insert(&format!("{ALERT}.2.1.{i}"), Value::Int(severity));
+        s.insert(&format!("{ALERT}.7.1.{i}"), Value::Int(code));
+        if let Some(t) = text {
+            s.insert(&format!("{ALERT}.8.1.{i}"), Value::Text(t.into()));
+        }
+    }
+    s.insert(HR_ERROR_STATE, Value::Bytes(vec![0x30, 0x01]));
+    let report = read(&s, &profiles().unwrap());
+    let got: Vec<(&str, AlertSeverity, &str)> = report
+        .alerts
+        .iter()
+        .map(|a| (a.code.as_str(), a.severity, a.description.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("1101", AlertSeverity::Critical, "Toner empty"),
+            ("1104", AlertSeverity::Warning, "Toner low"),
+            ("3", AlertSeverity::Info, "printer alert 3"),
+        ]
+    );
+    assert_eq!(report.status.errors, ["lowToner", "noToner", "bit15"]);
 }
