@@ -269,3 +269,30 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 }
+
+/// An active user (one who has set a password) of `kind` holding the role named `role`.
+pub async fn active_user(
+    tx: &mut portal::db::TenantTx,
+    kind: portal::users::UserKind,
+    email: &str,
+    role: &str,
+) -> Result<portal::ids::UserId, portal::db::DbError> {
+    let role = tx.role_by_name(role).await?;
+    let email = ingest::domain::EmailAddress::parse(email)?;
+    let new = portal::users::NewUser::new(kind, email, "Test User")?
+        .password_hash("$argon2id$test".into());
+    Ok(tx.create_user(&new, &[role.id]).await?.id)
+}
+
+/// An active user as above and an API token for it holding `permissions`.
+pub async fn user_token(
+    tx: &mut portal::db::TenantTx,
+    kind: portal::users::UserKind,
+    email: &str,
+    role: &str,
+    permissions: &[portal::auth::Permission],
+) -> Result<String, portal::db::DbError> {
+    let user = active_user(tx, kind, email, role).await?;
+    tx.create_api_token(user, "test", &permissions.iter().copied().collect())
+        .await
+}

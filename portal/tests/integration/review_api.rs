@@ -2,7 +2,7 @@
 //! decide it; every decision changes the reading, is kept with its reasons and is audited.
 
 use crate::backends;
-use crate::harness::{T0, TestApp, TestDb, spawn_app};
+use crate::harness::{T0, TestApp, TestDb, spawn_app, user_token};
 use ingest::domain::{EmailAddress, SerialNumber};
 use portal::accounts::NewAccount;
 use portal::auth::Permission;
@@ -38,44 +38,22 @@ async fn desk(t: TestDb) -> Desk {
                 "MP C3004",
             )?)
             .await?;
-            let admin = tx.role_by_name("billing").await?;
-            let staff = tx
-                .create_user(
-                    &NewUser::new(
-                        UserKind::Staff,
-                        EmailAddress::parse("rev@dealer.test")?,
-                        "Rev",
-                    )?
-                    .password_hash("$argon2id$x".into()),
-                    &[admin.id],
-                )
-                .await?;
-            let user_role = tx.role_by_name("account_admin").await?;
-            let cust = tx
-                .create_user(
-                    &NewUser::new(
-                        UserKind::Customer(acc.id),
-                        EmailAddress::parse("c@acme.test")?,
-                        "C",
-                    )?
-                    .password_hash("$argon2id$x".into()),
-                    &[user_role.id],
-                )
-                .await?;
-            let reviewer = tx
-                .create_api_token(
-                    staff.id,
-                    "review",
-                    &BTreeSet::from([Permission::ReadingsReview]),
-                )
-                .await?;
-            let customer = tx
-                .create_api_token(
-                    cust.id,
-                    "portal",
-                    &BTreeSet::from([Permission::ReadingsRead]),
-                )
-                .await?;
+            let reviewer = user_token(
+                tx,
+                UserKind::Staff,
+                "rev@dealer.test",
+                "billing",
+                &[Permission::ReadingsReview],
+            )
+            .await?;
+            let customer = user_token(
+                tx,
+                UserKind::Customer(acc.id),
+                "c@acme.test",
+                "account_admin",
+                &[Permission::ReadingsRead],
+            )
+            .await?;
             Ok((
                 reviewer,
                 customer,
@@ -280,16 +258,14 @@ async fn only_staff_with_the_permission_decide(t: TestDb) {
     let other = t.tenant("other").await;
     let foreign = other
         .run(async |tx| {
-            let billing = tx.role_by_name("billing").await?;
-            let u = tx
-                .create_user(
-                    &NewUser::new(UserKind::Staff, EmailAddress::parse("x@other.test")?, "X")?
-                        .password_hash("$argon2id$x".into()),
-                    &[billing.id],
-                )
-                .await?;
-            tx.create_api_token(u.id, "t", &BTreeSet::from([Permission::ReadingsReview]))
-                .await
+            user_token(
+                tx,
+                UserKind::Staff,
+                "x@other.test",
+                "billing",
+                &[Permission::ReadingsReview],
+            )
+            .await
         })
         .await
         .unwrap();
@@ -378,20 +354,14 @@ async fn tokens_are_never_wider_than_their_user(t: TestDb) {
     let err = db
         .run(async |tx| {
             let acc = tx.create_account(&NewAccount::new("A-1", "Acme")?).await?;
-            let role = tx.role_by_name("account_user").await?;
-            let cust = tx
-                .create_user(
-                    &NewUser::new(
-                        UserKind::Customer(acc.id),
-                        EmailAddress::parse("c@acme.test")?,
-                        "C",
-                    )?
-                    .password_hash("$argon2id$x".into()),
-                    &[role.id],
-                )
-                .await?;
-            tx.create_api_token(cust.id, "t", &BTreeSet::from([Permission::ReadingsReview]))
-                .await
+            user_token(
+                tx,
+                UserKind::Customer(acc.id),
+                "c@acme.test",
+                "account_user",
+                &[Permission::ReadingsReview],
+            )
+            .await
         })
         .await
         .unwrap_err();
@@ -420,20 +390,14 @@ async fn new_devices_are_listed_for_staff_who_manage_equipment(t: TestDb) {
     let d = desk(t).await;
     let service =
         d.db.run(async |tx| {
-            let role = tx.role_by_name("service").await?;
-            let u = tx
-                .create_user(
-                    &NewUser::new(
-                        UserKind::Staff,
-                        EmailAddress::parse("svc@dealer.test")?,
-                        "Svc",
-                    )?
-                    .password_hash("$argon2id$x".into()),
-                    &[role.id],
-                )
-                .await?;
-            tx.create_api_token(u.id, "t", &BTreeSet::from([Permission::EquipmentManage]))
-                .await
+            user_token(
+                tx,
+                UserKind::Staff,
+                "svc@dealer.test",
+                "service",
+                &[Permission::EquipmentManage],
+            )
+            .await
         })
         .await
         .unwrap();

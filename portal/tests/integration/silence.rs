@@ -1,11 +1,11 @@
 //! Silent devices, on both databases, with the clock moved by hand.
 
 use crate::backends;
-use crate::harness::{T0, TestDb};
-use ingest::domain::{EmailAddress, SerialNumber};
+use crate::harness::{T0, TestDb, active_user};
+use ingest::domain::SerialNumber;
 use portal::accounts::NewAccount;
 use portal::equipment::NewEquipment;
-use portal::users::{NewUser, UserKind};
+use portal::users::UserKind;
 use sqlx::{Any, AssertSqlSafe};
 use std::time::Duration;
 
@@ -32,39 +32,20 @@ async fn a_silent_device_is_announced_once_per_silence(t: TestDb) {
                 .create_account(&NewAccount::new("A-1", "Acme Dental")?)
                 .await?;
             let other = tx.create_account(&NewAccount::new("A-2", "Other")?).await?;
-            let pw = || "$argon2id$x".to_owned();
-            let staff = [
-                ("svc@dealer.test", "service"),
-                ("bill@dealer.test", "billing"),
-            ];
-            for (email, role) in staff {
-                let r = tx.role_by_name(role).await?;
-                tx.create_user(
-                    &NewUser::new(UserKind::Staff, EmailAddress::parse(email)?, "S")?
-                        .password_hash(pw()),
-                    &[r.id],
-                )
-                .await?;
-            }
-            let cust = tx.role_by_name("account_user").await?;
-            tx.create_user(
-                &NewUser::new(
-                    UserKind::Customer(acc.id),
-                    EmailAddress::parse("c@acme.test")?,
-                    "C",
-                )?
-                .password_hash(pw()),
-                &[cust.id],
+            active_user(tx, UserKind::Staff, "svc@dealer.test", "service").await?;
+            active_user(tx, UserKind::Staff, "bill@dealer.test", "billing").await?;
+            active_user(
+                tx,
+                UserKind::Customer(acc.id),
+                "c@acme.test",
+                "account_user",
             )
             .await?;
-            tx.create_user(
-                &NewUser::new(
-                    UserKind::Customer(other.id),
-                    EmailAddress::parse("o@other.test")?,
-                    "O",
-                )?
-                .password_hash(pw()),
-                &[cust.id],
+            active_user(
+                tx,
+                UserKind::Customer(other.id),
+                "o@other.test",
+                "account_user",
             )
             .await?;
             let quiet = tx
