@@ -122,19 +122,24 @@ async fn drop_target(t: &Target) {
     }
 }
 
-/// A tenant with DEVICES copiers; returns the app handle and equipment ids.
-async fn fleet(t: &Target) -> (Db, Vec<i64>) {
+/// The application's pool on the target, as the server opens it.
+async fn connect_app(t: &Target) -> Db {
     let options = ConnectOptions {
         max_connections: 20,
         ..ConnectOptions::default()
     };
-    let db = Db::connect(
+    Db::connect(
         &DatabaseUrl::parse(&t.app_url).unwrap(),
         &options,
         Arc::new(SystemClock),
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// A tenant with DEVICES copiers; returns the app handle and equipment ids.
+async fn fleet(t: &Target) -> (Db, Vec<i64>) {
+    let db = connect_app(t).await;
     let tenant = db
         .create_tenant(&TenantSlug::parse("bench").unwrap(), "Bench")
         .await
@@ -242,17 +247,7 @@ async fn upload_rate(t: &Target) -> (f64, usize) {
     assert_eq!(r.status(), 200);
     analyze(t).await;
     db.close().await;
-    let options = ConnectOptions {
-        max_connections: 20,
-        ..ConnectOptions::default()
-    };
-    let db = Db::connect(
-        &DatabaseUrl::parse(&t.app_url).unwrap(),
-        &options,
-        Arc::new(SystemClock),
-    )
-    .await
-    .unwrap();
+    let db = connect_app(t).await;
     let base = serve(&db).await;
     let t0 = Instant::now();
     for body in bodies {
