@@ -83,3 +83,17 @@ start_mosquitto() {
         for _ in $(seq 1 20); do (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null && break; sleep 0.5; done
     fi
 }
+
+# ensure_snmp_peers — the SNMP peers of the agent's tests: net-snmp (snmpd, snmpget) and
+# snmpsim (serves the recorded printers) in a Python venv; exports PRINTYX_SNMPSIM.
+ensure_snmp_peers() {
+    ensure_packages snmpd snmp python3-venv
+    local venv=/var/tmp/printyx-snmpsim
+    if [ ! -x "$venv/bin/snmpsim-command-responder" ]; then
+        echo "installing snmpsim into $venv"
+        rm -rf "$venv"
+        /usr/bin/python3 -m venv "$venv"
+        "$venv/bin/pip" install -q snmpsim==1.2.2 pysmi==2.0.0 pysnmp==7.1.30
+    fi
+    export PRINTYX_SNMPSIM="$venv/bin/snmpsim-command-responder"
+}

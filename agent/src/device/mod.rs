@@ -16,6 +16,7 @@ const SYS_OBJECT_ID: &str = "1.3.6.1.2.1.1.2.0";
 const HR_DEVICE_DESCR: &str = "1.3.6.1.2.1.25.3.2.1.3.1";
 const PRT_SERIAL: &str = "1.3.6.1.2.1.43.5.1.1.17.1";
 const PRT_LIFE_COUNT: &str = "1.3.6.1.2.1.43.10.2.1.4.1.1";
+const PRT_COUNTER_UNIT: &str = "1.3.6.1.2.1.43.10.2.1.3.1.1";
 const IF_PHYS_ADDRESS: &str = "1.3.6.1.2.1.2.2.1.6";
 const SUPPLY: &str = "1.3.6.1.2.1.43.11.1.1";
 const HR_DEVICE_STATUS: &str = "1.3.6.1.2.1.25.3.2.1.5.1";
@@ -90,6 +91,35 @@ pub struct DeviceReport {
     pub status: Status,
     /// prtAlertTable rows.
     pub alerts: Vec<Alert>,
+}
+
+impl DeviceReport {
+    /// A few lines for a person at a terminal.
+    pub fn summary(&self) -> String {
+        use std::fmt::Write as _;
+        let id = &self.identity;
+        let or = |v: &Option<String>| v.clone().unwrap_or_else(|| "?".into());
+        let mut s = format!(
+            "{} {} serial {}\n",
+            or(&id.vendor),
+            or(&id.model),
+            or(&id.serial)
+        );
+        for (kind, value) in &self.meters {
+            let _ = writeln!(s, "  {kind:<24} {value}");
+        }
+        for supply in &self.supplies {
+            let level = match supply.percent {
+                Some(p) => format!("{p} %"),
+                None => format!("{:?}", supply.level),
+            };
+            let _ = writeln!(s, "  {:<24} {level}", supply.description);
+        }
+        for alert in &self.alerts {
+            let _ = writeln!(s, "  alert {} {}", alert.code, alert.description);
+        }
+        s
+    }
 }
 
 /// hrPrinterDetectedErrorState bit names; bit 0 is the most significant bit of the first byte.
@@ -329,6 +359,20 @@ fn supplies(snapshot: &Snapshot) -> Vec<Supply> {
     rows.into_iter().map(|(_, s)| s).collect()
 }
 
+/// The meter a prtMarkerLifeCount is: pages (`total`) only when the unit is impressions or
+/// sheets (or not given); a wide-format plotter counting length is not billed as pages.
+fn life_count_kind(unit: Option<i64>) -> String {
+    match unit {
+        None | Some(7 | 8) => "total".into(),
+        Some(3) => "life_ten_thousandths_inch".into(),
+        Some(4) => "life_micrometers".into(),
+        Some(11) => "life_hours".into(),
+        Some(16) => "life_feet".into(),
+        Some(17) => "life_meters".into(),
+        Some(other) => format!("life_unit_{}", other.clamp(0, 9999)),
+    }
+}
+
 /// Reads identity, meters and supplies from a snapshot.
 pub fn read(snapshot: &Snapshot, profiles: &[Profile]) -> DeviceReport {
     let vendor = recognise(snapshot, profiles);
@@ -343,8 +387,9 @@ pub fn read(snapshot: &Snapshot, profiles: &[Profile]) -> DeviceReport {
         _ => None,
     });
     let mut meters = BTreeMap::new();
-    if let Some(total) = snapshot.get(PRT_LIFE_COUNT).and_then(Value::as_i64) {
-        meters.insert("total".to_owned(), total);
+    if let Some(life) = snapshot.get(PRT_LIFE_COUNT).and_then(Value::as_i64) {
+        let unit = snapshot.get(PRT_COUNTER_UNIT).and_then(Value::as_i64);
+        meters.insert(life_count_kind(unit), life);
     }
     for (kind, oid) in vendor.map(|p| &p.meters).into_iter().flatten() {
         if let Some(v) = snapshot.get(oid).and_then(Value::as_i64) {

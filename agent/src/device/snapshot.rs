@@ -16,7 +16,9 @@ impl Value {
         match self {
             Self::Int(i) => Some(*i),
             Self::Text(t) => t.trim().parse().ok(),
-            _ => None,
+            // some devices give counters as strings
+            Self::Bytes(b) => std::str::from_utf8(b).ok()?.trim().parse().ok(),
+            Self::Oid(_) => None,
         }
     }
 
@@ -48,6 +50,18 @@ pub struct RecError {
 impl Snapshot {
     pub fn insert(&mut self, oid: &str, value: Value) {
         self.0.insert(oid.trim_start_matches('.').to_owned(), value);
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v))
     }
 
     pub fn get(&self, oid: &str) -> Option<&Value> {

@@ -1,0 +1,172 @@
+//! Real SNMP peers for tests: snmpsim serving the recordings, net-snmp's snmpd with v3 users.
+//! Each starts on a free port and is killed by pid when dropped.
+
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running peer process.
+#[derive(Debug)]
+pub struct Peer {
+    child: Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Peer {
+    pub fn target(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Waits until `snmpget` gets an answer with these arguments.
+    fn wait_ready(&mut self, args: &[&str], what: &str) {
+        let started = Instant::now();
+        loop {
+            let ok = Command::new("snmpget")
+                .args(args)
+                .args(["-t", "0.5", "-r", "0", &self.target(), "1.3.6.1.2.1.1.2.0"])
+                .env("MIBS", "")
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if ok {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "{what} exited at start ({status}); see {}",
+                    self.dir.path().display()
+                );
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{what} did not answer within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// snmpsim's command responder: `PRINTYX_SNMPSIM`, else the venv .ci/lib.sh makes, else PATH.
+fn snmpsim_command() -> PathBuf {
+    if let Some(p) = std::env::var_os("PRINTYX_SNMPSIM") {
+        return PathBuf::from(p);
+    }
+    let venv = Path::new("/var/tmp/printyx-snmpsim/bin/snmpsim-command-responder");
+    if venv.exists() {
+        return venv.to_path_buf();
+    }
+    PathBuf::from("snmpsim-command-responder")
+}
+
+/// snmpsim serving every `.snmprec` in `data_dir`; the community is the file name.
+pub fn snmpsim(data_dir: &Path, probe_community: &str) -> Peer {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    // snmpsim drops privileges to nobody and writes its index there
+    let _ = Command::new("chmod")
+        .arg("777")
+        .arg(dir.path())
+        .arg(&cache)
+        .status();
+    let port = free_udp_port();
+    let log = std::fs::File::create(dir.path().join("snmpsim.log")).unwrap();
+    let mut command = Command::new(snmpsim_command());
+    command
+        .arg(format!("--data-dir={}", data_dir.display()))
+        .arg(format!("--agent-udpv4-endpoint=127.0.0.1:{port}"))
+        .arg(format!("--cache-dir={}", cache.display()));
+    // as root it must be told whom to become; otherwise it stays who it is
+    if nix_is_root() {
+        command.args(["--process-user=nobody", "--process-group=nogroup"]);
+    }
+    let child = command
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start snmpsim ({e}); .ci/test installs it (see ../shared/fixtures/snmp/README.md), or set PRINTYX_SNMPSIM"
+            )
+        });
+    let mut peer = Peer { child, port, dir };
+    peer.wait_ready(&["-v2c", "-c", probe_community], "snmpsim");
+    peer
+}
+
+fn nix_is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// A v3 user of [`snmpd`].
+pub struct V3User {
+    pub name: &'static str,
+    pub auth: &'static str,
+    pub privacy: Option<&'static str>,
+}
+
+pub const AUTH_PASSWORD: &str = "auth-pass-123";
+pub const PRIV_PASSWORD: &str = "priv-pass-456";
+
+/// net-snmp's snmpd with these v3 users (passwords [`AUTH_PASSWORD`] / [`PRIV_PASSWORD`]),
+/// answering the community `public` too, so that a fallback to v2c would be noticed.
+pub fn snmpd(users: &[V3User], sys_descr: &str) -> Peer {
+    let dir = tempfile::tempdir().unwrap();
+    let persist = dir.path().join("persist");
+    std::fs::create_dir(&persist).unwrap();
+    let mut conf = format!("[snmp] persistentDir {}\n", persist.display());
+    for u in users {
+        match u.privacy {
+            Some(p) => {
+                conf += &format!(
+                    "createUser {} {} \"{AUTH_PASSWORD}\" {p} \"{PRIV_PASSWORD}\"\nrouser {} priv\n",
+                    u.name, u.auth, u.name
+                )
+            }
+            None => {
+                conf += &format!(
+                    "createUser {} {} \"{AUTH_PASSWORD}\"\nrouser {} auth\n",
+                    u.name, u.auth, u.name
+                )
+            }
+        }
+    }
+    conf += &format!("rocommunity public 127.0.0.1\nsysDescr {sys_descr}\n");
+    let conf_path = dir.path().join("snmpd.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let port = free_udp_port();
+    let log = std::fs::File::create(dir.path().join("snmpd.log")).unwrap();
+    let child = Command::new("snmpd")
+        .args(["-f", "-Lo", "-C", "-c"])
+        .arg(&conf_path)
+        .arg(format!("udp:127.0.0.1:{port}"))
+        .env("MIBS", "")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start snmpd ({e}); .ci/test installs it"));
+    let mut peer = Peer { child, port, dir };
+    peer.wait_ready(&["-v2c", "-c", "public"], "snmpd");
+    peer
+}
