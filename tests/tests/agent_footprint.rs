@@ -4,10 +4,10 @@
 
 use std::process::Command;
 
+// hyper itself is allowed: it is reqwest's HTTP client, with which the agent uploads.
 const FORBIDDEN: &[&str] = &[
     "portal",
     "axum",
-    "hyper",
     "tower-http",
     "sqlx-postgres",
     "tokio-postgres",
