@@ -4,11 +4,11 @@
 
 use std::process::Command;
 
-// hyper itself is allowed: it is reqwest's HTTP client, with which the agent uploads.
+// hyper and tower-http are allowed: they are reqwest's HTTP client, with which the agent
+// uploads. A server framework is not.
 const FORBIDDEN: &[&str] = &[
     "portal",
     "axum",
-    "tower-http",
     "sqlx-postgres",
     "tokio-postgres",
     "postgres",
