@@ -5,4 +5,5 @@
 
 pub mod config;
 pub mod device;
+pub mod outbox;
 pub mod snmp;
