@@ -3,7 +3,10 @@
 //! It depends only on `ingest`'s wire and domain types: no web server, no OCR, no database
 //! server driver, so it stays small enough to install anywhere.
 
+pub mod collect;
 pub mod config;
 pub mod device;
 pub mod outbox;
+pub mod run;
 pub mod snmp;
+pub mod upload;

@@ -4,11 +4,15 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use agent::config::AgentConfig;
+use agent::outbox::{Outbox, Tier};
 use agent::snmp::{self, AuthProtocol, Credentials, Limits, PrivProtocol, Target, V3};
+use agent::upload;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
+use ingest::clock::SystemClock;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
@@ -27,6 +31,32 @@ enum Command {
     CheckConfig,
     /// Poll one device once and print what it reports.
     Poll(Box<PollArgs>),
+    /// Trade a one-time enrollment code for this agent's token (kept with mode 0600).
+    Enroll {
+        /// The Printyx server; defaults to server_url from the configuration.
+        #[arg(long)]
+        server: Option<String>,
+        #[arg(long)]
+        code: String,
+    },
+    /// Run the agent: scheduled collection and uploads, until stopped.
+    Run {
+        /// Collect billing meters once right away, then follow the schedule.
+        #[arg(long)]
+        poll_now: bool,
+    },
+    /// Poll every configured device once into the outbox (`status` or `meters`).
+    Collect {
+        #[arg(long, default_value = "meters")]
+        tier: String,
+    },
+    /// Send everything in the outbox now.
+    Upload,
+    /// Show the outbox, the last upload and the last poll of each device.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +135,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::CheckConfig => check_config(cli.config),
         Command::Poll(args) => poll(&args),
+        Command::Enroll { server, code } => enroll(cli.config, server, &code),
+        Command::Run { poll_now } => run(cli.config, poll_now),
+        Command::Collect { tier } => collect(cli.config, &tier),
+        Command::Upload => upload(cli.config),
+        Command::Status { json } => status(cli.config, json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -113,6 +148,192 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+fn init_logging(config: &AgentConfig) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    Ok(())
+}
+
+fn open_outbox(config: &AgentConfig) -> anyhow::Result<Outbox> {
+    std::fs::create_dir_all(&config.state_dir)
+        .with_context(|| format!("state_dir {}", config.state_dir.display()))?;
+    Ok(Outbox::open(
+        &config.state_dir.join("outbox.sqlite3"),
+        config.outbox.max_megabytes.saturating_mul(1 << 20),
+    )?)
+}
+
+fn hostname() -> String {
+    std::process::Command::new("hostname")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn enroll(file: Option<PathBuf>, server: Option<String>, code: &str) -> anyhow::Result<()> {
+    let config = AgentConfig::load(file.as_deref())?;
+    let server = server.unwrap_or_else(|| config.server_url.clone());
+    let enrollment = runtime()?.block_on(upload::enroll(&server, code, &hostname()))?;
+    let path = upload::save_enrollment(&config.state_dir, &enrollment)?;
+    println!(
+        "enrolled as agent {} with {}; token saved to {}",
+        enrollment.agent_id,
+        enrollment.server_url,
+        path.display()
+    );
+    Ok(())
+}
+
+fn run(file: Option<PathBuf>, poll_now: bool) -> anyhow::Result<()> {
+    let config = AgentConfig::load(file.as_deref())?;
+    init_logging(&config)?;
+    let enrollment = upload::load_enrollment(&config.state_dir)?;
+    let service = agent::run::Service {
+        outbox: Arc::new(Mutex::new(open_outbox(&config)?)),
+        profiles: Arc::new(agent::device::profiles().map_err(anyhow::Error::msg)?),
+        clock: Arc::new(SystemClock),
+        config,
+        enrollment,
+        poll_now,
+    };
+    runtime()?.block_on(async {
+        let shutdown = async {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        };
+        agent::run::run(service, shutdown).await
+    })
+}
+
+fn collect(file: Option<PathBuf>, tier: &str) -> anyhow::Result<()> {
+    let config = AgentConfig::load(file.as_deref())?;
+    let tier = match tier {
+        "meters" => Tier::Meters,
+        "status" => Tier::Status,
+        other => bail!("--tier {other}: use meters or status"),
+    };
+    let outbox = Mutex::new(open_outbox(&config)?);
+    let profiles = agent::device::profiles().map_err(anyhow::Error::msg)?;
+    let collected = runtime()?.block_on(agent::collect::collect(
+        &config,
+        tier,
+        &outbox,
+        &profiles,
+        &SystemClock,
+    ))?;
+    println!(
+        "{} devices polled, {} failed",
+        collected.polled, collected.failed
+    );
+    Ok(())
+}
+
+fn upload(file: Option<PathBuf>) -> anyhow::Result<()> {
+    let config = AgentConfig::load(file.as_deref())?;
+    let enrollment = upload::load_enrollment(&config.state_dir)?;
+    let outbox = Mutex::new(open_outbox(&config)?);
+    let uploader = upload::Uploader::new(
+        &enrollment,
+        Duration::from_secs(config.upload.timeout_seconds.max(1)),
+    )?;
+    let drained = runtime()?.block_on(upload::drain(
+        &outbox,
+        &uploader,
+        config.upload.batch_size,
+        &SystemClock,
+    ))?;
+    println!(
+        "{} observations uploaded in {} batches",
+        drained.observations, drained.batches
+    );
+    match drained.stopped {
+        Some(why) => bail!("upload stopped: {why}"),
+        None => Ok(()),
+    }
+}
+
+fn status(file: Option<PathBuf>, json: bool) -> anyhow::Result<()> {
+    let config = AgentConfig::load(file.as_deref())?;
+    let outbox = open_outbox(&config)?;
+    let stats = outbox.stats()?;
+    let devices = outbox.devices()?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "outbox": stats, "devices": devices })
+        );
+        return Ok(());
+    }
+    let enrolled = upload::load_enrollment(&config.state_dir)
+        .map(|e| format!("agent {} at {}", e.agent_id, e.server_url))
+        .unwrap_or_else(|e| e.to_string());
+    println!("enrollment: {enrolled}");
+    println!(
+        "outbox: {} meter and {} status observations waiting ({} bytes){}",
+        stats.pending_meters,
+        stats.pending_status,
+        stats.pending_bytes,
+        stats
+            .open_batch
+            .map(|b| format!(", batch {b} in flight"))
+            .unwrap_or_default()
+    );
+    println!(
+        "last upload: {}",
+        match (stats.last_upload_at, stats.last_upload_result) {
+            (Some(at), Some(result)) => format!("{} ({result})", time(at)),
+            _ => "never".into(),
+        }
+    );
+    if stats.dead_letters > 0 || stats.thinned > 0 {
+        println!(
+            "set aside: {} refused batches, {} status observations thinned",
+            stats.dead_letters, stats.thinned
+        );
+    }
+    for d in devices {
+        println!(
+            "{:<24} {:<16} last poll {}{}",
+            d.target,
+            d.serial.unwrap_or_else(|| "-".into()),
+            time(d.last_poll_at),
+            d.last_error.map(|e| format!(" — {e}")).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+fn time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_else(|| ms.to_string())
 }
 
 fn check_config(file: Option<PathBuf>) -> anyhow::Result<()> {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::peers::{self, AUTH_PASSWORD, PRIV_PASSWORD, V3User};
+use e2e::peers::{self, AUTH_PASSWORD, PRIV_PASSWORD, V3User};
 use std::process::{Command, Output};
 
 fn agent(args: &[&str]) -> Output {

@@ -2,8 +2,6 @@
 //! (the JSON `printyx-agent poll --json` prints) is checked against `expected.json`.
 #![allow(dead_code, clippy::unwrap_used, clippy::disallowed_methods)]
 
-pub mod peers;
-
 use serde_json::{Map, Value, json};
 use std::path::PathBuf;
 

@@ -6,6 +6,7 @@
 )]
 
 mod agent_api;
+mod agent_e2e;
 mod audit;
 mod harness;
 mod isolation;

@@ -119,6 +119,7 @@ fn nix_is_root() -> bool {
 }
 
 /// A v3 user of [`snmpd`].
+#[derive(Debug, Clone, Copy)]
 pub struct V3User {
     pub name: &'static str,
     pub auth: &'static str,

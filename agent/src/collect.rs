@@ -1,0 +1,275 @@
+//! One collection run: poll every configured device (bounded concurrency), turn each answer
+//! into an observation of its tier, and commit it to the outbox before anything else.
+
+use crate::config::{AgentConfig, Device};
+use crate::device::{DeviceReport, Profile, Value, recognise};
+use crate::outbox::{DeviceState, Outbox, OutboxError, Tier, new_id};
+use crate::snmp::{self, AuthProtocol, Credentials, Limits, PrivProtocol, SnmpError, Target, V3};
+use futures::StreamExt as _;
+use ingest::clock::Clock;
+use ingest::domain::MeterKind;
+use ingest::wire::{Alert, AlertSeverity, DeviceIdentity, Observation, ObservationSource};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The life counter's column: its varbinds are kept as evidence with the meters.
+const LIFE_COUNT_COLUMN: &str = "1.3.6.1.2.1.43.10.2.1.4";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Collected {
+    pub polled: usize,
+    pub failed: usize,
+}
+
+/// The credentials a configured device is polled with; for v1/v2c the community that answered
+/// last time goes first.
+pub fn credentials(
+    device: &Device,
+    communities: &[String],
+    remembered: Option<&str>,
+) -> Result<Credentials, SnmpError> {
+    match device.version.as_str() {
+        "3" => {
+            let v3 = device
+                .v3
+                .as_ref()
+                .ok_or_else(|| SnmpError::Credentials("version 3 needs a [v3] section".into()))?;
+            let auth = match (&v3.auth_protocol, &v3.auth_password) {
+                (Some(p), Some(pw)) => Some((AuthProtocol::parse(p)?, pw.clone())),
+                _ => None,
+            };
+            let privacy = match (&v3.priv_protocol, &v3.priv_password) {
+                (Some(p), Some(pw)) => Some((PrivProtocol::parse(p)?, pw.clone())),
+                _ => None,
+            };
+            Ok(Credentials::V3(V3 {
+                user: v3.user.clone(),
+                auth,
+                privacy,
+            }))
+        }
+        version => {
+            let mut list: Vec<String> = match &device.community {
+                Some(c) => vec![c.clone()],
+                None => communities.to_vec(),
+            };
+            if let Some(r) = remembered
+                && let Some(pos) = list.iter().position(|c| c == r)
+            {
+                let first = list.remove(pos);
+                list.insert(0, first);
+            }
+            if version == "1" {
+                Ok(Credentials::V1 {
+                    community: list.into_iter().next().unwrap_or_default(),
+                })
+            } else {
+                Ok(Credentials::V2c { communities: list })
+            }
+        }
+    }
+}
+
+/// hrPrinterDetectedErrorState bits travel as alerts beside prtAlertTable's rows.
+fn alerts(report: &DeviceReport) -> Vec<Alert> {
+    let mut alerts = report.alerts.clone();
+    for bit in &report.status.errors {
+        let severity = match *bit {
+            "noPaper" | "noToner" | "doorOpen" | "jammed" | "offline" | "serviceRequested"
+            | "outputFull" => AlertSeverity::Critical,
+            _ => AlertSeverity::Warning,
+        };
+        alerts.push(Alert {
+            code: snake_case(bit),
+            severity,
+            description: format!("printer reports {bit}"),
+        });
+    }
+    alerts
+}
+
+fn snake_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for c in name.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The observation a poll gives: meters for the billing tier, supplies and alerts for status.
+pub fn observation(
+    tier: Tier,
+    target: &Target,
+    polled: &snmp::Polled,
+    profiles: &[Profile],
+    now_ms: i64,
+) -> Observation {
+    let report = &polled.report;
+    let id = &report.identity;
+    let device = DeviceIdentity {
+        serial: id.serial.clone(),
+        mac: id.mac.clone(),
+        asset_tag: None,
+        ip: Some(target.host.clone()),
+        vendor: id.vendor.clone(),
+        model: id.model.clone(),
+        sys_object_id: id.sys_object_id.clone(),
+    };
+    let (meters, evidence, supplies, alerts) = match tier {
+        Tier::Meters => {
+            let meters: BTreeMap<MeterKind, u64> = report
+                .meters
+                .iter()
+                .filter_map(|(k, v)| Some((MeterKind::parse(k).ok()?, *v)))
+                .collect();
+            // the varbinds the counters came from
+            let mut oids: Vec<&str> = recognise(&polled.snapshot, profiles)
+                .map(|p| p.meters.values().map(String::as_str).collect())
+                .unwrap_or_default();
+            let life: Vec<(&str, &Value)> = polled
+                .snapshot
+                .iter()
+                .filter(|(oid, _)| oid.starts_with(LIFE_COUNT_COLUMN))
+                .collect();
+            oids.extend(life.iter().map(|(o, _)| *o));
+            let varbinds: serde_json::Map<String, serde_json::Value> = oids
+                .into_iter()
+                .filter_map(|oid| {
+                    let v = polled.snapshot.get(oid)?;
+                    Some((oid.to_owned(), serde_json::json!(v.as_i64())))
+                })
+                .collect();
+            (
+                meters,
+                Some(serde_json::json!({ "snmp": varbinds })),
+                None,
+                None,
+            )
+        }
+        Tier::Status => (
+            BTreeMap::new(),
+            None,
+            Some(report.supplies.clone()),
+            Some(alerts(report)),
+        ),
+    };
+    Observation {
+        id: new_id(),
+        read_at: now_ms,
+        source: ObservationSource::Snmp,
+        device,
+        meters,
+        supplies,
+        alerts,
+        evidence,
+    }
+}
+
+async fn poll_device(
+    device: &Device,
+    communities: &[String],
+    remembered: &BTreeMap<String, String>,
+    limits: Limits,
+    profiles: &[Profile],
+) -> Result<(Target, snmp::Polled), SnmpError> {
+    let target = Target::parse(&device.address)?;
+    let credentials = credentials(
+        device,
+        communities,
+        remembered.get(&target.to_string()).map(String::as_str),
+    )?;
+    let polled = snmp::poll(&target, &credentials, limits, profiles).await?;
+    Ok((target, polled))
+}
+
+/// Polls every configured device once and commits what they answered.
+pub async fn collect(
+    config: &AgentConfig,
+    tier: Tier,
+    outbox: &Mutex<Outbox>,
+    profiles: &[Profile],
+    clock: &dyn Clock,
+) -> Result<Collected, OutboxError> {
+    let lock = || {
+        outbox
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    let remembered: BTreeMap<String, String> = lock()
+        .devices()?
+        .into_iter()
+        .filter_map(|d| Some((d.target, d.community?)))
+        .collect();
+    let limits = Limits {
+        timeout: Duration::from_millis(config.snmp.timeout_ms),
+        retries: config.snmp.retries,
+        ..Limits::default()
+    };
+    // collected first: a lazy `map` here trips the compiler's Send check (rust#110338)
+    let polls: Vec<_> = config
+        .snmp
+        .devices
+        .iter()
+        .map(|device| {
+            Box::pin(poll_device(
+                device,
+                &config.snmp.communities,
+                &remembered,
+                limits,
+                profiles,
+            ))
+        })
+        .collect();
+    let mut results =
+        futures::stream::iter(polls).buffer_unordered(config.snmp.max_concurrency.max(1));
+    let mut collected = Collected::default();
+    let mut index = 0usize;
+    while let Some(result) = results.next().await {
+        index += 1;
+        let now = clock.now_ms();
+        match result {
+            Ok((target, polled)) => {
+                let observation = observation(tier, &target, &polled, profiles, now);
+                let mut outbox = lock();
+                outbox.push(tier, &target.to_string(), &observation, now)?;
+                outbox.record_poll(&DeviceState {
+                    target: target.to_string(),
+                    community: polled.community.clone(),
+                    last_poll_at: now,
+                    last_ok_at: Some(now),
+                    last_error: None,
+                    serial: polled.report.identity.serial.clone(),
+                    model: polled.report.identity.model.clone(),
+                })?;
+                collected.polled += 1;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "poll failed");
+                let target = match &e {
+                    SnmpError::NoAnswer { target, .. }
+                    | SnmpError::Network { target, .. }
+                    | SnmpError::Auth { target, .. }
+                    | SnmpError::Faulty { target, .. } => target.clone(),
+                    _ => format!("device #{index}"),
+                };
+                lock().record_poll(&DeviceState {
+                    target,
+                    community: None,
+                    last_poll_at: now,
+                    last_ok_at: None,
+                    last_error: Some(e.to_string()),
+                    serial: None,
+                    model: None,
+                })?;
+                collected.failed += 1;
+            }
+        }
+    }
+    Ok(collected)
+}
