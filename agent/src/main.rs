@@ -31,6 +31,8 @@ enum Command {
     CheckConfig,
     /// Poll one device once and print what it reports.
     Poll(Box<PollArgs>),
+    /// Sweep IPv4 ranges (CIDR) for printers and list them.
+    Discover(DiscoverArgs),
     /// Trade a one-time enrollment code for this agent's token (kept with mode 0600).
     Enroll {
         /// The Printyx server; defaults to server_url from the configuration.
@@ -93,6 +95,28 @@ struct PollArgs {
     json: bool,
 }
 
+#[derive(Debug, Args)]
+struct DiscoverArgs {
+    /// Ranges, e.g. 192.168.10.0/24 (prefix 16 to 32)
+    #[arg(required = true)]
+    ranges: Vec<String>,
+    /// Communities tried in order.
+    #[arg(long, short = 'c', default_value = "public")]
+    community: Vec<String>,
+    #[arg(long, default_value_t = snmp::DEFAULT_PORT)]
+    port: u16,
+    #[arg(long, default_value_t = 1000)]
+    timeout_ms: u64,
+    #[arg(long, default_value_t = 0)]
+    retries: u32,
+    /// Addresses asked at the same time.
+    #[arg(long, default_value_t = 128)]
+    concurrency: usize,
+    /// One JSON array of the printers found.
+    #[arg(long)]
+    json: bool,
+}
+
 impl PollArgs {
     /// v3 flags make a v3 poll even without `--snmp-version 3`; never the other way round.
     fn credentials(&self) -> anyhow::Result<Credentials> {
@@ -135,6 +159,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::CheckConfig => check_config(cli.config),
         Command::Poll(args) => poll(&args),
+        Command::Discover(args) => discover(&args),
         Command::Enroll { server, code } => enroll(cli.config, server, &code),
         Command::Run { poll_now } => run(cli.config, poll_now),
         Command::Collect { tier } => collect(cli.config, &tier),
@@ -186,6 +211,77 @@ fn hostname() -> String {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "unknown".into())
+}
+
+fn discover(args: &DiscoverArgs) -> anyhow::Result<()> {
+    use agent::discover::{self, Probe};
+    use std::io::IsTerminal as _;
+    let addresses = discover::hosts(&args.ranges).map_err(anyhow::Error::msg)?;
+    let profiles = agent::device::profiles().map_err(anyhow::Error::msg)?;
+    let limits = Limits {
+        timeout: Duration::from_millis(args.timeout_ms.max(1)),
+        retries: args.retries,
+        ..Limits::default()
+    };
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(addresses.len() as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} addresses, {msg} ({eta} left)",
+        ) {
+            bar.set_style(style);
+        }
+        bar
+    });
+    let step = (addresses.len() / 10).max(1);
+    let probes = runtime()?.block_on(discover::sweep(
+        &addresses,
+        args.port,
+        &args.community,
+        limits,
+        args.concurrency,
+        &profiles,
+        |done, total| match &bar {
+            Some(bar) => bar.set_position(done as u64),
+            None if done % step == 0 || done == total => {
+                eprintln!("swept {done}/{total} addresses");
+            }
+            None => {}
+        },
+    ));
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let printers: Vec<&discover::Found> = probes
+        .iter()
+        .filter_map(|p| match p {
+            Probe::Printer(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    let others = probes
+        .iter()
+        .filter(|p| matches!(p, Probe::NotPrinter { .. }))
+        .count();
+    if args.json {
+        println!("{}", serde_json::to_string(&printers)?);
+        return Ok(());
+    }
+    for f in &printers {
+        let or = |v: &Option<String>| v.clone().unwrap_or_else(|| "?".into());
+        println!(
+            "{:<22} {:<16} {:<28} serial {}",
+            f.address,
+            or(&f.vendor),
+            or(&f.model),
+            or(&f.serial)
+        );
+    }
+    println!(
+        "{} printers; {} other SNMP hosts (computers, print servers) left out",
+        printers.len(),
+        others
+    );
+    Ok(())
 }
 
 fn enroll(file: Option<PathBuf>, server: Option<String>, code: &str) -> anyhow::Result<()> {

@@ -18,6 +18,7 @@ pub fn free_udp_port() -> u16 {
 #[derive(Debug)]
 pub struct Peer {
     child: Child,
+    pub host: String,
     pub port: u16,
     pub dir: tempfile::TempDir,
 }
@@ -31,7 +32,7 @@ impl Drop for Peer {
 
 impl Peer {
     pub fn target(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("{}:{}", self.host, self.port)
     }
 
     /// Waits until `snmpget` gets an answer with these arguments.
@@ -76,6 +77,11 @@ fn snmpsim_command() -> PathBuf {
 
 /// snmpsim serving every `.snmprec` in `data_dir`; the community is the file name.
 pub fn snmpsim(data_dir: &Path, probe_community: &str) -> Peer {
+    snmpsim_on(data_dir, "127.0.0.1", free_udp_port(), probe_community)
+}
+
+/// [`snmpsim`] on a given loopback address and port (all of 127.0.0.0/8 is loopback).
+pub fn snmpsim_on(data_dir: &Path, host: &str, port: u16, probe_community: &str) -> Peer {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     std::fs::create_dir(&cache).unwrap();
@@ -85,12 +91,11 @@ pub fn snmpsim(data_dir: &Path, probe_community: &str) -> Peer {
         .arg(dir.path())
         .arg(&cache)
         .status();
-    let port = free_udp_port();
     let log = std::fs::File::create(dir.path().join("snmpsim.log")).unwrap();
     let mut command = Command::new(snmpsim_command());
     command
         .arg(format!("--data-dir={}", data_dir.display()))
-        .arg(format!("--agent-udpv4-endpoint=127.0.0.1:{port}"))
+        .arg(format!("--agent-udpv4-endpoint={host}:{port}"))
         .arg(format!("--cache-dir={}", cache.display()));
     // as root it must be told whom to become; otherwise it stays who it is
     if nix_is_root() {
@@ -106,7 +111,12 @@ pub fn snmpsim(data_dir: &Path, probe_community: &str) -> Peer {
                 "cannot start snmpsim ({e}); .ci/test installs it (see ../shared/fixtures/snmp/README.md), or set PRINTYX_SNMPSIM"
             )
         });
-    let mut peer = Peer { child, port, dir };
+    let mut peer = Peer {
+        child,
+        host: host.to_owned(),
+        port,
+        dir,
+    };
     peer.wait_ready(&["-v2c", "-c", probe_community], "snmpsim");
     peer
 }
@@ -167,7 +177,12 @@ pub fn snmpd(users: &[V3User], sys_descr: &str) -> Peer {
         .stdin(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start snmpd ({e}); .ci/test installs it"));
-    let mut peer = Peer { child, port, dir };
+    let mut peer = Peer {
+        child,
+        host: "127.0.0.1".into(),
+        port,
+        dir,
+    };
     peer.wait_ready(&["-v2c", "-c", "public"], "snmpd");
     peer
 }

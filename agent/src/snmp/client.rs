@@ -374,6 +374,19 @@ impl Client {
         Ok(())
     }
 
+    /// The first OID the device has under `root`, if any (one GETNEXT).
+    pub async fn first_under(&mut self, root: &str) -> Result<Option<String>, SnmpError> {
+        let root_arcs =
+            parse_oid(root).ok_or_else(|| SnmpError::Address(format!("bad OID '{root}'")))?;
+        match self.request(Request::Next(&root_arcs)).await? {
+            Reply::Varbinds(varbinds) => Ok(varbinds.into_iter().next().and_then(|(oid, a)| {
+                (matches!(a, Answer::Value(_)) && oid.starts_with(&root_arcs) && oid != root_arcs)
+                    .then(|| oid_string(&oid))
+            })),
+            Reply::Refused => Ok(None),
+        }
+    }
+
     /// Walks the subtree under `root` into `snapshot`: GETBULK (GETNEXT on v1) until the
     /// answers leave the subtree. OIDs must increase and the rows stay under `max_rows`.
     pub async fn walk_into(
