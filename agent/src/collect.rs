@@ -188,6 +188,70 @@ async fn poll_device(
     Ok((target, polled))
 }
 
+/// The devices of this run: the configured ones, plus printers in the `snmp.discover` ranges —
+/// swept on meter runs, remembered from earlier sweeps on status runs.
+async fn devices(
+    config: &AgentConfig,
+    tier: Tier,
+    outbox: &Mutex<Outbox>,
+    limits: Limits,
+    profiles: &[Profile],
+) -> Result<Vec<Device>, OutboxError> {
+    let mut devices = config.snmp.devices.clone();
+    if config.snmp.discover.is_empty() {
+        return Ok(devices);
+    }
+    let configured: std::collections::BTreeSet<String> = devices
+        .iter()
+        .filter_map(|d| Target::parse(&d.address).ok().map(|t| t.to_string()))
+        .collect();
+    let found: Vec<(String, String)> = match tier {
+        Tier::Meters => {
+            // validated with the configuration
+            let addresses = crate::discover::hosts(&config.snmp.discover).unwrap_or_default();
+            let sweep_limits = Limits {
+                retries: 0,
+                ..limits
+            };
+            crate::discover::sweep(
+                &addresses,
+                config.snmp.discover_port,
+                &config.snmp.communities,
+                sweep_limits,
+                config.snmp.max_concurrency,
+                profiles,
+                |_, _| {},
+            )
+            .await
+            .into_iter()
+            .filter_map(|p| match p {
+                crate::discover::Probe::Printer(f) => Some((f.address, f.community)),
+                _ => None,
+            })
+            .collect()
+        }
+        Tier::Status => outbox
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .devices()?
+            .into_iter()
+            .filter(|d| d.last_ok_at.is_some())
+            .filter_map(|d| Some((d.target, d.community?)))
+            .collect(),
+    };
+    for (address, community) in found {
+        if !configured.contains(&address) {
+            devices.push(Device {
+                address,
+                version: "2c".into(),
+                community: Some(community),
+                v3: None,
+            });
+        }
+    }
+    Ok(devices)
+}
+
 /// Polls every configured device once and commits what they answered.
 pub async fn collect(
     config: &AgentConfig,
@@ -212,9 +276,8 @@ pub async fn collect(
         ..Limits::default()
     };
     // collected first: a lazy `map` here trips the compiler's Send check (rust#110338)
-    let polls: Vec<_> = config
-        .snmp
-        .devices
+    let devices = devices(config, tier, outbox, limits, profiles).await?;
+    let polls: Vec<_> = devices
         .iter()
         .map(|device| {
             Box::pin(poll_device(

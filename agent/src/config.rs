@@ -42,6 +42,8 @@ pub struct Snmp {
     pub max_concurrency: usize,
     /// Ranges swept for printers on each meter run (CIDR), besides the listed devices.
     pub discover: Vec<String>,
+    /// The UDP port asked on the discovered addresses.
+    pub discover_port: u16,
     pub devices: Vec<Device>,
 }
 
@@ -139,6 +141,7 @@ impl Default for Snmp {
             retries: 1,
             max_concurrency: 64,
             discover: vec![],
+            discover_port: 161,
             devices: vec![],
         }
     }

@@ -123,3 +123,52 @@ fn a_sweep_lists_the_printers_and_leaves_out_computers_sharing_queues() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn meter_runs_poll_the_printers_of_the_discovery_ranges_and_status_runs_remember_them() {
+    let port = peers::free_udp_port();
+    let ricoh = device(&recording("ricoh_mpc3002"));
+    let _sim = peers::snmpsim_on(ricoh.path(), "127.0.0.6", port, "public");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "state_dir = \"{}\"\n[snmp]\ntimeout_ms = 500\ncommunities = [\"private\", \"public\"]\n\
+             discover = [\"127.0.0.6/31\"]\ndiscover_port = {port}\n",
+            dir.path().join("state").display()
+        ),
+    )
+    .unwrap();
+    let agent = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_printyx-agent"))
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(
+        agent(&["collect", "--tier", "meters"]).trim(),
+        "1 devices polled, 0 failed"
+    );
+    assert_eq!(
+        agent(&["collect", "--tier", "status"]).trim(),
+        "1 devices polled, 0 failed"
+    );
+    let status: serde_json::Value = serde_json::from_str(&agent(&["status", "--json"])).unwrap();
+    assert_eq!(status["outbox"]["pending_meters"], 1);
+    assert_eq!(status["outbox"]["pending_status"], 1);
+    let d = &status["devices"][0];
+    assert_eq!(d["target"], format!("127.0.0.6:{port}"));
+    assert_eq!(
+        (d["serial"].as_str(), d["community"].as_str()),
+        (Some("W492KB03439"), Some("public"))
+    );
+}
