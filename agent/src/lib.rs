@@ -7,6 +7,7 @@ pub mod collect;
 pub mod config;
 pub mod device;
 pub mod discover;
+pub mod mqtt;
 pub mod outbox;
 pub mod run;
 pub mod snmp;

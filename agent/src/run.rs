@@ -156,11 +156,24 @@ pub async fn run(
         });
     }
 
+    if config.mqtt.enabled {
+        let (config, outbox, clock, wake) =
+            (config.clone(), outbox.clone(), clock.clone(), wake.clone());
+        tasks.spawn(async move {
+            let forever = std::future::pending::<()>();
+            if let Err(e) = crate::mqtt::subscribe(&config, outbox, clock, wake, forever).await {
+                tracing::error!(error = %e, "MQTT subscription failed");
+            }
+        });
+    }
+
     tokio::select! {
         () = shutdown => tracing::info!("stopping"),
         Some(done) = tasks.join_next() => {
-            if let Err(e) = done {
-                anyhow::bail!("a task of the agent failed: {e}");
+            tasks.abort_all();
+            match done {
+                Err(e) => anyhow::bail!("a task of the agent failed: {e}"),
+                Ok(()) => anyhow::bail!("a task of the agent stopped; see the log above"),
             }
         }
     }

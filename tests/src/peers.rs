@@ -1,9 +1,11 @@
 //! Real SNMP peers for tests: snmpsim serving the recordings, net-snmp's snmpd with v3 users.
 //! Each starts on a free port and is killed by pid when dropped.
 
+use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 pub fn free_udp_port() -> u16 {
@@ -185,4 +187,84 @@ pub fn snmpd(users: &[V3User], sys_descr: &str) -> Peer {
     };
     peer.wait_ready(&["-v2c", "-c", "public"], "snmpd");
     peer
+}
+
+pub fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process killed on drop, its stderr lines on a channel.
+#[derive(Debug)]
+pub struct Proc {
+    child: Child,
+    pub lines: Receiver<String>,
+}
+
+impl Proc {
+    pub fn spawn(mut cmd: Command) -> Proc {
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Proc { child, lines }
+    }
+
+    /// Waits for a line containing `needle`, keeping every line read in `seen`.
+    pub fn wait_for(&self, needle: &str, seen: &mut Vec<String>) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .unwrap_or_else(|_| panic!("no line with {needle:?}; saw:\n{}", seen.join("\n")));
+            let found = line.contains(needle);
+            seen.push(line);
+            if found {
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Mosquitto on a free port of 127.0.0.1, anonymous, without persistence.
+pub fn mosquitto(dir: &std::path::Path) -> (Proc, u16) {
+    let port = free_tcp_port();
+    let conf = dir.join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n"
+        ),
+    )
+    .unwrap();
+    let mut cmd = Command::new("mosquitto");
+    cmd.arg("-c").arg(&conf);
+    let p = Proc::spawn(cmd);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "mosquitto did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (p, port)
 }
