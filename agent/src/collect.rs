@@ -13,6 +13,9 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// Polls committed together; a crash loses at most these polls, which were never reported.
+const COMMIT_EVERY: usize = 64;
+
 /// The life counter's column: its varbinds are kept as evidence with the meters.
 const LIFE_COUNT_COLUMN: &str = "1.3.6.1.2.1.43.10.2.1.4";
 
@@ -275,33 +278,50 @@ pub async fn collect(
         retries: config.snmp.retries,
         ..Limits::default()
     };
-    // collected first: a lazy `map` here trips the compiler's Send check (rust#110338)
     let devices = devices(config, tier, outbox, limits, profiles).await?;
-    let polls: Vec<_> = devices
-        .iter()
-        .map(|device| {
-            Box::pin(poll_device(
-                device,
+    // Futures are made as the stream asks for them: made all at once, thousands of them
+    // would hold memory for the whole cycle. Indexes, not `&Device`, keep the closure free of
+    // a higher-ranked lifetime that the compiler cannot prove Send (rust#110338).
+    let devices = &devices;
+    let remembered = &remembered;
+    let mut results = futures::stream::iter(0..devices.len())
+        .map(move |i| {
+            poll_device(
+                &devices[i],
                 &config.snmp.communities,
-                &remembered,
+                remembered,
                 limits,
                 profiles,
-            ))
+            )
         })
-        .collect();
-    let mut results =
-        futures::stream::iter(polls).buffer_unordered(config.snmp.max_concurrency.max(1));
+        .buffer_unordered(config.snmp.max_concurrency.max(1));
     let mut collected = Collected::default();
     let mut index = 0usize;
+    // committed in groups: one disk sync per group, not per device
+    let mut observations: Vec<(String, Observation)> = Vec::new();
+    let mut states: Vec<DeviceState> = Vec::new();
+    let flush = |observations: &mut Vec<(String, Observation)>,
+                 states: &mut Vec<DeviceState>|
+     -> Result<(), OutboxError> {
+        let now = clock.now_ms();
+        let mut outbox = lock();
+        let items: Vec<(Tier, &str, &Observation)> = observations
+            .iter()
+            .map(|(target, o)| (tier, target.as_str(), o))
+            .collect();
+        outbox.push_many(&items, now)?;
+        outbox.record_polls(states)?;
+        observations.clear();
+        states.clear();
+        Ok(())
+    };
     while let Some(result) = results.next().await {
         index += 1;
         let now = clock.now_ms();
         match result {
             Ok((target, polled)) => {
                 let observation = observation(tier, &target, &polled, profiles, now);
-                let mut outbox = lock();
-                outbox.push(tier, &target.to_string(), &observation, now)?;
-                outbox.record_poll(&DeviceState {
+                states.push(DeviceState {
                     target: target.to_string(),
                     community: polled.community.clone(),
                     last_poll_at: now,
@@ -309,7 +329,8 @@ pub async fn collect(
                     last_error: None,
                     serial: polled.report.identity.serial.clone(),
                     model: polled.report.identity.model.clone(),
-                })?;
+                });
+                observations.push((target.to_string(), observation));
                 collected.polled += 1;
             }
             Err(e) => {
@@ -321,7 +342,7 @@ pub async fn collect(
                     | SnmpError::Faulty { target, .. } => target.clone(),
                     _ => format!("device #{index}"),
                 };
-                lock().record_poll(&DeviceState {
+                states.push(DeviceState {
                     target,
                     community: None,
                     last_poll_at: now,
@@ -329,10 +350,14 @@ pub async fn collect(
                     last_error: Some(e.to_string()),
                     serial: None,
                     model: None,
-                })?;
+                });
                 collected.failed += 1;
             }
         }
+        if states.len() >= COMMIT_EVERY {
+            flush(&mut observations, &mut states)?;
+        }
     }
+    flush(&mut observations, &mut states)?;
     Ok(collected)
 }

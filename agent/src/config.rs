@@ -38,7 +38,8 @@ pub struct Snmp {
     pub communities: Vec<String>,
     pub timeout_ms: u64,
     pub retries: u32,
-    /// Devices polled at once.
+    /// Devices polled at once. High on purpose: a dead device holds its slot for a timeout ×
+    /// (retries + 1), and a slot waiting costs a few kilobytes.
     pub max_concurrency: usize,
     /// Ranges swept for printers on each meter run (CIDR), besides the listed devices.
     pub discover: Vec<String>,
@@ -139,7 +140,7 @@ impl Default for Snmp {
             communities: vec!["public".into()],
             timeout_ms: 2000,
             retries: 1,
-            max_concurrency: 64,
+            max_concurrency: 1024,
             discover: vec![],
             discover_port: 161,
             devices: vec![],

@@ -154,7 +154,25 @@ impl PollArgs {
     }
 }
 
+/// Every SNMP session owns two 64 KiB buffers (`snmp2`) of which a request touches a page or
+/// two. glibc serves 64 KiB from its heap and zeroes recycled chunks, making all of it
+/// resident: a thousand sessions waiting on dead devices would hold 130 MB. Served by mmap
+/// instead, untouched pages stay unallocated (see BENCHMARKS.md, agent fleet).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn small_resident_buffers() {
+    // SAFETY: mallopt only changes allocator parameters; called first thing in main, before
+    // any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 * 1024);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn small_resident_buffers() {}
+
 fn main() -> ExitCode {
+    small_resident_buffers();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::CheckConfig => check_config(cli.config),

@@ -84,6 +84,7 @@ CREATE TABLE IF NOT EXISTS pending (
     tier        TEXT NOT NULL CHECK (tier IN ('meters', 'status')),
     device      TEXT NOT NULL,
     body        TEXT NOT NULL,
+    bytes       INTEGER NOT NULL,
     created_at  INTEGER NOT NULL,
     batch_id    TEXT
 ) STRICT;
@@ -128,6 +129,8 @@ const SENT_RETENTION_MS: i64 = 30 * 86_400_000;
 pub struct Outbox {
     conn: Connection,
     max_bytes: u64,
+    /// Bytes of pending observations, kept here so that a commit does not sum the table.
+    pending_bytes: i64,
 }
 
 /// 128 random bits as hex: observation and batch ids.
@@ -142,7 +145,15 @@ impl Outbox {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Self { conn, max_bytes })
+        let pending_bytes =
+            conn.query_row("SELECT COALESCE(SUM(bytes), 0) FROM pending", [], |r| {
+                r.get(0)
+            })?;
+        Ok(Self {
+            conn,
+            max_bytes,
+            pending_bytes,
+        })
     }
 
     /// Commits an observation (its `id` already set) for upload; thins status if over budget.
@@ -153,18 +164,53 @@ impl Outbox {
         observation: &Observation,
         now_ms: i64,
     ) -> Result<(), OutboxError> {
-        let body = serde_json::to_string(observation)?;
+        self.push_many(&[(tier, device, observation)], now_ms)
+    }
+
+    /// Commits several observations in one transaction (one disk sync for all).
+    pub fn push_many(
+        &mut self,
+        items: &[(Tier, &str, &Observation)],
+        now_ms: i64,
+    ) -> Result<(), OutboxError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
-            "INSERT INTO pending (id, tier, device, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (id) DO NOTHING",
-            params![observation.id, tier.as_str(), device, body, now_ms],
-        )?;
-        thin(&tx, self.max_bytes)?;
+        let mut used = self.pending_bytes;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO pending (id, tier, device, body, bytes, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING",
+            )?;
+            for (tier, device, observation) in items {
+                let body = serde_json::to_string(observation)?;
+                let bytes = i64::try_from(body.len()).unwrap_or(i64::MAX);
+                let inserted = insert.execute(params![
+                    observation.id,
+                    tier.as_str(),
+                    device,
+                    body,
+                    bytes,
+                    now_ms
+                ])?;
+                if inserted == 1 {
+                    used += bytes;
+                }
+            }
+        }
+        let used = thin(&tx, used, self.max_bytes)?;
         tx.commit()?;
+        self.pending_bytes = used;
         Ok(())
+    }
+
+    /// Bytes of the observations in `batch_id`, before they leave.
+    fn batch_bytes(conn: &Connection, batch_id: &str) -> Result<i64, OutboxError> {
+        Ok(conn.query_row(
+            "SELECT COALESCE(SUM(bytes), 0) FROM pending WHERE batch_id = ?1",
+            [batch_id],
+            |r| r.get(0),
+        )?)
     }
 
     /// The batch to send now: the one already cut and not yet answered (sent again as is),
@@ -287,6 +333,7 @@ impl Outbox {
                 ],
             )?;
         }
+        let freed = Self::batch_bytes(&tx, batch_id)?;
         tx.execute("DELETE FROM pending WHERE batch_id = ?1", [batch_id])?;
         tx.execute("DELETE FROM batches WHERE batch_id = ?1", [batch_id])?;
         tx.execute(
@@ -300,6 +347,7 @@ impl Outbox {
             &format!("ok: {} observations", response.results.len()),
         )?;
         tx.commit()?;
+        self.pending_bytes -= freed;
         Ok(())
     }
 
@@ -319,11 +367,13 @@ impl Outbox {
              SELECT batch_id, body, ?2, ?3 FROM batches WHERE batch_id = ?1",
             params![batch_id, why, now_ms],
         )?;
+        let freed = Self::batch_bytes(&tx, batch_id)?;
         tx.execute("DELETE FROM pending WHERE batch_id = ?1", [batch_id])?;
         tx.execute("DELETE FROM batches WHERE batch_id = ?1", [batch_id])?;
         set_state(&tx, "last_upload_at", &now_ms.to_string())?;
         set_state(&tx, "last_upload_result", &format!("refused: {why}"))?;
         tx.commit()?;
+        self.pending_bytes -= freed;
         Ok(())
     }
 
@@ -343,7 +393,7 @@ impl Outbox {
         Ok(Stats {
             pending_meters: count("SELECT COUNT(*) FROM pending WHERE tier = 'meters'")?,
             pending_status: count("SELECT COUNT(*) FROM pending WHERE tier = 'status'")?,
-            pending_bytes: count("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM pending")?,
+            pending_bytes: self.pending_bytes,
             open_batch: self
                 .conn
                 .query_row("SELECT batch_id FROM batches LIMIT 1", [], |r| r.get(0))
@@ -359,26 +409,16 @@ impl Outbox {
     }
 
     pub fn record_poll(&mut self, state: &DeviceState) -> Result<(), OutboxError> {
-        self.conn.execute(
-            "INSERT INTO devices (target, community, last_poll_at, last_ok_at, last_error, serial, model)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (target) DO UPDATE SET
-               community = COALESCE(excluded.community, devices.community),
-               last_poll_at = excluded.last_poll_at,
-               last_ok_at = COALESCE(excluded.last_ok_at, devices.last_ok_at),
-               last_error = excluded.last_error,
-               serial = COALESCE(excluded.serial, devices.serial),
-               model = COALESCE(excluded.model, devices.model)",
-            params![
-                state.target,
-                state.community,
-                state.last_poll_at,
-                state.last_ok_at,
-                state.last_error,
-                state.serial,
-                state.model
-            ],
-        )?;
+        self.record_polls(std::slice::from_ref(state))
+    }
+
+    /// Remembers how polls went, in one transaction.
+    pub fn record_polls(&mut self, states: &[DeviceState]) -> Result<(), OutboxError> {
+        let tx = self.conn.transaction()?;
+        for state in states {
+            record_poll(&tx, state)?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -404,6 +444,31 @@ impl Outbox {
     }
 }
 
+fn record_poll(conn: &Connection, state: &DeviceState) -> Result<(), OutboxError> {
+    conn.execute(
+
+        "INSERT INTO devices (target, community, last_poll_at, last_ok_at, last_error, serial, model)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (target) DO UPDATE SET
+           community = COALESCE(excluded.community, devices.community),
+           last_poll_at = excluded.last_poll_at,
+           last_ok_at = COALESCE(excluded.last_ok_at, devices.last_ok_at),
+           last_error = excluded.last_error,
+           serial = COALESCE(excluded.serial, devices.serial),
+           model = COALESCE(excluded.model, devices.model)",
+        params![
+            state.target,
+            state.community,
+            state.last_poll_at,
+            state.last_ok_at,
+            state.last_error,
+            state.serial,
+            state.model
+        ],
+    )?;
+    Ok(())
+}
+
 fn get_state(conn: &Connection, key: &str) -> Result<Option<String>, OutboxError> {
     Ok(conn
         .query_row("SELECT value FROM state WHERE key = ?1", [key], |r| {
@@ -422,20 +487,15 @@ fn set_state(conn: &Connection, key: &str, value: &str) -> Result<(), OutboxErro
 }
 
 /// Over budget: drop the oldest status observations not yet in a batch, keeping each
-/// device's newest. Billing meters are never dropped.
-fn thin(conn: &Connection, max_bytes: u64) -> Result<(), OutboxError> {
+/// device's newest. Billing meters are never dropped. Returns the bytes still pending.
+fn thin(conn: &Connection, mut used: i64, max_bytes: u64) -> Result<i64, OutboxError> {
     let max = i64::try_from(max_bytes).unwrap_or(i64::MAX);
-    let mut used: i64 = conn.query_row(
-        "SELECT COALESCE(SUM(LENGTH(body)), 0) FROM pending",
-        [],
-        |r| r.get(0),
-    )?;
     if used <= max {
-        return Ok(());
+        return Ok(used);
     }
     let victims: Vec<(i64, i64)> = {
         let mut stmt = conn.prepare(
-            "SELECT seq, LENGTH(body) FROM pending o
+            "SELECT seq, bytes FROM pending o
              WHERE tier = 'status' AND batch_id IS NULL
                AND seq < (SELECT MAX(seq) FROM pending p WHERE p.tier = 'status' AND p.device = o.device)
              ORDER BY seq",
@@ -465,7 +525,7 @@ fn thin(conn: &Connection, max_bytes: u64) -> Result<(), OutboxError> {
             "outbox over its disk budget with billing meters only: they are kept"
         );
     }
-    Ok(())
+    Ok(used)
 }
 
 #[cfg(test)]

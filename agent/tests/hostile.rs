@@ -5,64 +5,11 @@
 
 mod common;
 
+use e2e::ber::{int, response};
 use snmp2::{MessageType, Pdu};
 use std::net::UdpSocket;
 use std::process::{Command, Output};
 use std::time::Duration;
-
-/// BER: tag, definite length, body.
-fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = body.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else if len < 0x100 {
-        out.extend([0x81, len as u8]);
-    } else {
-        out.extend([0x82, (len >> 8) as u8, len as u8]);
-    }
-    out.extend_from_slice(body);
-    out
-}
-
-fn int(v: i64) -> Vec<u8> {
-    let bytes = v.to_be_bytes();
-    let mut start = 0;
-    while start < 7
-        && ((bytes[start] == 0 && bytes[start + 1] & 0x80 == 0)
-            || (bytes[start] == 0xff && bytes[start + 1] & 0x80 != 0))
-    {
-        start += 1;
-    }
-    tlv(0x02, &bytes[start..])
-}
-
-fn oid(arcs: &[u64]) -> Vec<u8> {
-    let mut body = vec![(arcs[0] * 40 + arcs[1]) as u8];
-    for &arc in &arcs[2..] {
-        let mut chunk = vec![(arc & 0x7f) as u8];
-        let mut rest = arc >> 7;
-        while rest > 0 {
-            chunk.push(((rest & 0x7f) as u8) | 0x80);
-            rest >>= 7;
-        }
-        chunk.reverse();
-        body.extend(chunk);
-    }
-    tlv(0x06, &body)
-}
-
-fn response(req_id: i32, community: &[u8], varbinds: &[(Vec<u64>, Vec<u8>)]) -> Vec<u8> {
-    let list: Vec<u8> = varbinds
-        .iter()
-        .flat_map(|(o, v)| tlv(0x30, &[oid(o), v.clone()].concat()))
-        .collect();
-    let pdu = tlv(
-        0xA2,
-        &[int(i64::from(req_id)), int(0), int(0), tlv(0x30, &list)].concat(),
-    );
-    tlv(0x30, &[int(1), tlv(0x04, community), pdu].concat())
-}
 
 /// How a hostile device misbehaves, chosen by the community it is asked with.
 fn answer(request: &[u8]) -> Option<Vec<u8>> {

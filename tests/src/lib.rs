@@ -2,6 +2,7 @@
 //! own binaries. Each peer starts on a free port and is killed by pid when dropped.
 #![allow(clippy::unwrap_used, clippy::disallowed_methods, clippy::panic)]
 
+pub mod ber;
 pub mod peers;
 
 use std::path::PathBuf;
@@ -13,12 +14,16 @@ pub fn workspace_binary(package: &str, name: &str) -> PathBuf {
     // target/debug/deps/test-hash → target/debug/name
     let dir = exe.parent().and_then(|d| d.parent()).unwrap().to_path_buf();
     let path = dir.join(name);
-    if !path.exists() {
+    // release (benchmarks): always ask cargo, a stale binary would be measured otherwise
+    if !path.exists() || dir.ends_with("release") {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .args(["build", "-p", package, "--bin", name])
-            .status()
-            .unwrap();
+        let mut build = std::process::Command::new(cargo);
+        build.args(["build", "-p", package, "--bin", name]);
+        // benchmarks run from target/release and want the optimised binary
+        if dir.ends_with("release") {
+            build.arg("--release");
+        }
+        let status = build.status().unwrap();
         assert!(
             status.success(),
             "cargo build -p {package} --bin {name} failed"

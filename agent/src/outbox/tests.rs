@@ -66,8 +66,15 @@ fn batches_go_out_oldest_first_and_an_unanswered_batch_is_sent_again_byte_for_by
     outbox
         .attempt_failed(&first.batch_id, "connection refused", 300)
         .unwrap();
+    let bytes = outbox.stats().unwrap().pending_bytes;
+    assert!(bytes > 0);
     drop(outbox);
     let mut outbox = Outbox::open(&path, u64::MAX).unwrap();
+    assert_eq!(
+        outbox.stats().unwrap().pending_bytes,
+        bytes,
+        "kept count = table"
+    );
     let again = outbox.next_batch(3, "0.2.0", 400).unwrap().unwrap();
     assert_eq!(
         (again.body.as_str(), again.attempts),
@@ -87,8 +94,13 @@ fn batches_go_out_oldest_first_and_an_unanswered_batch_is_sent_again_byte_for_by
     assert_eq!(outbox.sent_ids().unwrap(), ["o0", "o1", "o2", "o3", "o4"]);
     let stats = outbox.stats().unwrap();
     assert_eq!(
-        (stats.pending_meters, stats.sent, stats.open_batch),
-        (0, 5, None)
+        (
+            stats.pending_meters,
+            stats.pending_bytes,
+            stats.sent,
+            stats.open_batch
+        ),
+        (0, 0, 5, None)
     );
     assert_eq!(
         stats.last_upload_result.as_deref(),
