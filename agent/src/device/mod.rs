@@ -272,11 +272,12 @@ fn model(snapshot: &Snapshot, vendor: Option<&Profile>) -> Option<String> {
     let mut rest = text.trim();
     if let Some(p) = vendor {
         for w in p.words.iter().chain(std::iter::once(&p.name)) {
-            if rest.len() > w.len()
-                && rest[..w.len()].eq_ignore_ascii_case(w)
-                && rest.as_bytes()[w.len()] == b' '
+            // `get`, not indexing: a device's text may have a multi-byte character there
+            if let (Some(head), Some(tail)) = (rest.get(..w.len()), rest.get(w.len()..))
+                && head.eq_ignore_ascii_case(w)
+                && tail.starts_with(' ')
             {
-                rest = rest[w.len()..].trim_start();
+                rest = tail.trim_start();
             }
         }
     }

@@ -106,6 +106,10 @@ impl Snapshot {
                 if !raw.len().is_multiple_of(2) {
                     return Err(err("odd-length hex value"));
                 }
+                // byte-wise slicing below needs one byte per character
+                if !raw.is_ascii() {
+                    return Err(err("bad hex value"));
+                }
                 (0..raw.len())
                     .step_by(2)
                     .map(|i| {

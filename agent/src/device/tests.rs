@@ -105,3 +105,24 @@ fn alert_table_rows_become_alerts_with_their_severity() {
     );
     assert_eq!(report.status.errors, ["lowToner", "noToner", "bit15"]);
 }
+
+#[test]
+fn a_model_name_with_multi_byte_characters_near_the_brand_is_read_not_a_crash() {
+    // found by the snmprec fuzz target: "Ricoh" is 5 bytes, and byte 5 is inside Ɨ
+    let mut s = Snapshot::default();
+    s.insert(SYS_OBJECT_ID, Value::Oid("1.3.6.1.4.1.367.1.1".into()));
+    s.insert(HR_DEVICE_DESCR, Value::Text("RicoƗ MP".into()));
+    let report = read(&s, &profiles().unwrap());
+    assert_eq!(report.identity.model.as_deref(), Some("RicoƗ MP"));
+    s.insert(HR_DEVICE_DESCR, Value::Text("RICOH MP C3004ex".into()));
+    let report = read(&s, &profiles().unwrap());
+    assert_eq!(report.identity.model.as_deref(), Some("MP C3004ex"));
+}
+
+#[test]
+fn a_hex_value_with_non_ascii_characters_is_an_error_naming_its_line() {
+    // found by the snmprec fuzz target: two-byte slices of "éé" split a character
+    let err = Snapshot::from_snmprec("1.3.6.1.2.1.1.5.0|4|ok\n1.3.6.1.2.1.1.1.0|4x|\u{e9}\u{e9}\n")
+        .unwrap_err();
+    assert_eq!((err.line, err.why.as_str()), (2, "bad hex value"));
+}
