@@ -384,6 +384,9 @@ fn upload(file: Option<PathBuf>) -> anyhow::Result<()> {
         drained.observations, drained.batches
     );
     match drained.stopped {
+        Some(why) if drained.unauthorized => {
+            bail!("the server refuses this agent's token ({why}): enroll it again")
+        }
         Some(why) => bail!("upload stopped: {why}"),
         None => Ok(()),
     }

@@ -180,3 +180,26 @@ pub async fn run(
     tasks.abort_all();
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINUTE: i64 = 60_000;
+
+    #[test]
+    fn crontab_expressions_have_five_fields_and_say_when_the_next_run_is() {
+        let every_15 = Schedule::parse("*/15 * * * *").unwrap();
+        // 2026-01-01 00:07:30 UTC: the next quarter hour is 7.5 minutes away in any zone
+        // whose offset is whole quarter hours
+        let t = 1_767_225_600_000 + 7 * MINUTE + 30_000;
+        assert_eq!(every_15.until_next(t), Some(7 * MINUTE + 30_000));
+        assert_eq!(
+            every_15.until_next(t - 30_000 - 7 * MINUTE),
+            Some(15 * MINUTE)
+        );
+        for bad in ["* * *", "61 * * * *", "every day"] {
+            assert!(Schedule::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

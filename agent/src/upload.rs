@@ -255,8 +255,9 @@ impl Uploader {
     }
 }
 
-/// Capped exponential backoff with full jitter: a random wait up to `initial · 2^attempts`,
-/// at most `max`, so that agents cut off together do not come back together.
+/// Capped exponential backoff with jitter: a random wait between half and all of
+/// `initial · 2^attempts` (at most `max`), so that agents cut off together do not come back
+/// together, and none retries much sooner than its schedule.
 pub fn backoff(attempts: u32, initial: Duration, max: Duration) -> Duration {
     let ceiling = initial
         .saturating_mul(1u32.checked_shl(attempts.min(20)).unwrap_or(u32::MAX))
@@ -316,5 +317,29 @@ pub async fn drain(
         drained.unauthorized = unauthorized;
         drained.stopped = Some(why);
         return Ok(drained);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap_with_jitter_in_the_upper_half() {
+        let (initial, max) = (Duration::from_secs(5), Duration::from_secs(60));
+        for _ in 0..200 {
+            let first = backoff(0, initial, max);
+            assert!(
+                first >= Duration::from_millis(2500) && first <= initial,
+                "{first:?}"
+            );
+            let third = backoff(2, initial, max);
+            assert!(third >= Duration::from_secs(10) && third <= Duration::from_secs(20));
+            let late = backoff(30, initial, max);
+            assert!(late >= Duration::from_secs(30) && late <= max, "{late:?}");
+        }
+        let spread: std::collections::BTreeSet<Duration> =
+            (0..50).map(|_| backoff(3, initial, max)).collect();
+        assert!(spread.len() > 10, "no jitter: {spread:?}");
     }
 }

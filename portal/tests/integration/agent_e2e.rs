@@ -7,7 +7,9 @@ use crate::harness::TestDb;
 use e2e::peers;
 use ingest::domain::SerialNumber;
 use portal::accounts::NewAccount;
+use portal::db::TenantDb;
 use portal::equipment::NewEquipment;
+use portal::ids::AgentId;
 use sqlx::{Any, AnyConnection};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -139,8 +141,9 @@ fn ok(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// A tenant whose two copiers are the recordings the agent polls; returns its enrollment code.
-async fn fleet(t: &TestDb) -> String {
+/// A tenant whose two copiers are the recordings the agent polls, and its agent: the tenant,
+/// the agent's id and its enrollment code.
+async fn fleet(t: &TestDb) -> (TenantDb, AgentId, String) {
     let now = i64::try_from(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -167,9 +170,11 @@ async fn fleet(t: &TestDb) -> String {
             )?)
             .await?;
         }
-        Ok(tx.create_agent("Acme office").await?.enrollment_code)
+        let created = tx.create_agent("Acme office").await?;
+        Ok((created.agent.id, created.enrollment_code))
     })
     .await
+    .map(|(id, code)| (db.clone(), id, code))
     .unwrap()
 }
 
@@ -230,7 +235,7 @@ fn fixtures() -> PathBuf {
 }
 
 async fn through_an_outage_the_outbox_drains_in_order_without_duplicates(t: TestDb) {
-    let code = fleet(&t).await;
+    let (_, _, code) = fleet(&t).await;
     let mut server = Server::start(&t).await;
     let sim = tokio::task::spawn_blocking(|| peers::snmpsim(&fixtures(), "sharp"))
         .await
@@ -303,7 +308,7 @@ async fn through_an_outage_the_outbox_drains_in_order_without_duplicates(t: Test
 }
 
 async fn kill_9_at_random_moments_loses_and_duplicates_nothing(t: TestDb) {
-    let code = fleet(&t).await;
+    let (_, _, code) = fleet(&t).await;
     let server = Server::start(&t).await;
     let sim = tokio::task::spawn_blocking(|| peers::snmpsim(&fixtures(), "sharp"))
         .await
@@ -336,6 +341,27 @@ async fn kill_9_at_random_moments_loses_and_duplicates_nothing(t: TestDb) {
     assert!(sent > 0, "no round got as far as committing a reading");
 }
 
+async fn a_revoked_agent_keeps_its_readings_and_says_to_enroll_again(t: TestDb) {
+    let (db, agent_id, code) = fleet(&t).await;
+    let server = Server::start(&t).await;
+    let sim = tokio::task::spawn_blocking(|| peers::snmpsim(&fixtures(), "sharp"))
+        .await
+        .unwrap();
+    let agent = Agent::new(&server.url(), &sim.target());
+    ok(&agent.run(&["enroll", "--code", &code]).await);
+    db.run(async |tx| tx.revoke_agent(agent_id).await)
+        .await
+        .unwrap();
+    ok(&agent.run(&["collect"]).await);
+    let out = agent.run(&["upload"]).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("401") && err.contains("enroll it again"), "{err}");
+    let status = agent.status().await;
+    assert_eq!(status["outbox"]["pending_meters"], 2, "{status}");
+    assert!(stored(&t).await.is_empty());
+}
+
 /// A spread of kill times that differs per round and per run.
 fn rand_ms(round: u64) -> u64 {
     let nanos = std::time::SystemTime::now()
@@ -346,6 +372,7 @@ fn rand_ms(round: u64) -> u64 {
 }
 
 backends!(
+    a_revoked_agent_keeps_its_readings_and_says_to_enroll_again,
     through_an_outage_the_outbox_drains_in_order_without_duplicates,
     kill_9_at_random_moments_loses_and_duplicates_nothing
 );
