@@ -234,16 +234,38 @@ fn fixtures() -> PathBuf {
     base.join("snmp")
 }
 
-async fn through_an_outage_the_outbox_drains_in_order_without_duplicates(t: TestDb) {
-    let (_, _, code) = fleet(&t).await;
-    let mut server = Server::start(&t).await;
+/// Everything a test here needs: the tenant, its server, the simulated copiers and an
+/// enrolled agent.
+struct Site {
+    db: TenantDb,
+    agent_id: AgentId,
+    server: Server,
+    agent: Agent,
+    _sim: peers::Peer,
+}
+
+async fn site(t: &TestDb) -> Site {
+    let (db, agent_id, code) = fleet(t).await;
+    let server = Server::start(t).await;
     let sim = tokio::task::spawn_blocking(|| peers::snmpsim(&fixtures(), "sharp"))
         .await
         .unwrap();
     let agent = Agent::new(&server.url(), &sim.target());
-
     let out = ok(&agent.run(&["enroll", "--code", &code]).await);
     assert!(out.contains("enrolled as agent"), "{out}");
+    Site {
+        db,
+        agent_id,
+        server,
+        agent,
+        _sim: sim,
+    }
+}
+
+async fn through_an_outage_the_outbox_drains_in_order_without_duplicates(t: TestDb) {
+    // bound whole: fields left out of a pattern would be dropped (servers stopped) at once
+    let mut site = site(&t).await;
+    let (server, agent) = (&mut site.server, &site.agent);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -283,11 +305,11 @@ async fn through_an_outage_the_outbox_drains_in_order_without_duplicates(t: Test
         .unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     server.restart().await;
-    wait_until_drained(&agent).await;
+    wait_until_drained(agent).await;
     let _ = service.kill();
     let _ = service.wait();
 
-    assert_eq!(assert_exactly_once(&t, &agent).await, 6);
+    assert_eq!(assert_exactly_once(&t, agent).await, 6);
     // 3 polls × (Ricoh total + Sharp total, mono, colour): the tenant's meter kinds
     assert_eq!(stored(&t).await.len(), 12);
     // uploaded oldest first: stored in the order they were read
@@ -308,13 +330,8 @@ async fn through_an_outage_the_outbox_drains_in_order_without_duplicates(t: Test
 }
 
 async fn kill_9_at_random_moments_loses_and_duplicates_nothing(t: TestDb) {
-    let (_, _, code) = fleet(&t).await;
-    let server = Server::start(&t).await;
-    let sim = tokio::task::spawn_blocking(|| peers::snmpsim(&fixtures(), "sharp"))
-        .await
-        .unwrap();
-    let agent = Agent::new(&server.url(), &sim.target());
-    ok(&agent.run(&["enroll", "--code", &code]).await);
+    let site = site(&t).await;
+    let agent = &site.agent;
 
     let mut kills = 0;
     for round in 0..12u64 {
@@ -335,28 +352,28 @@ async fn kill_9_at_random_moments_loses_and_duplicates_nothing(t: TestDb) {
     assert_eq!(kills, 12);
     // whatever was committed and not yet acknowledged goes now
     ok(&agent.run(&["upload"]).await);
-    wait_until_drained(&agent).await;
-    let sent = assert_exactly_once(&t, &agent).await;
+    wait_until_drained(agent).await;
+    let sent = assert_exactly_once(&t, agent).await;
     eprintln!("{sent} observations arrived exactly once across {kills} kills");
     assert!(sent > 0, "no round got as far as committing a reading");
 }
 
 async fn a_revoked_agent_keeps_its_readings_and_says_to_enroll_again(t: TestDb) {
-    let (db, agent_id, code) = fleet(&t).await;
-    let server = Server::start(&t).await;
-    let sim = tokio::task::spawn_blocking(|| peers::snmpsim(&fixtures(), "sharp"))
-        .await
-        .unwrap();
-    let agent = Agent::new(&server.url(), &sim.target());
-    ok(&agent.run(&["enroll", "--code", &code]).await);
-    db.run(async |tx| tx.revoke_agent(agent_id).await)
+    let site = site(&t).await;
+    let agent = &site.agent;
+    let agent_id = site.agent_id;
+    site.db
+        .run(async |tx| tx.revoke_agent(agent_id).await)
         .await
         .unwrap();
     ok(&agent.run(&["collect"]).await);
     let out = agent.run(&["upload"]).await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("401") && err.contains("enroll it again"), "{err}");
+    assert!(
+        err.contains("401") && err.contains("enroll it again"),
+        "{err}"
+    );
     let status = agent.status().await;
     assert_eq!(status["outbox"]["pending_meters"], 2, "{status}");
     assert!(stored(&t).await.is_empty());
