@@ -44,6 +44,14 @@ fn answer(request: &[u8]) -> Option<Vec<u8>> {
             earlier.extend([1, 3]);
             plain(&[(later, int(1)), (earlier, int(2))])
         }
+        b"slow" if bulk => {
+            // a table without end, served at a crawl
+            std::thread::sleep(Duration::from_millis(50));
+            let mut next = asked[0].clone();
+            next.extend([1, 0]);
+            *next.last_mut().unwrap() += u64::from(pdu.req_id.unsigned_abs() % 1000) + 1;
+            plain(&[(next, int(1))])
+        }
         b"endless" if bulk => {
             // always the next row, forever
             let mut next = asked[0].clone();
@@ -162,5 +170,38 @@ fn a_faulty_device_does_not_stop_the_collection_of_the_others() {
             .unwrap()
             .contains("a table without end"),
         "{status}"
+    );
+}
+
+#[tokio::test]
+async fn a_device_is_given_up_when_its_time_budget_is_spent() {
+    use agent::snmp::{Credentials, Limits, SnmpError, Target, poll};
+    let device = hostile_device();
+    let limits = Limits {
+        timeout: Duration::from_millis(500),
+        retries: 0,
+        max_rows: usize::MAX,
+        budget: Duration::from_secs(1),
+    };
+    let started = std::time::Instant::now();
+    let result = poll(
+        &Target::parse(&device).unwrap(),
+        &Credentials::V2c {
+            communities: vec!["slow".into()],
+        },
+        limits,
+        &agent::device::profiles().unwrap(),
+    )
+    .await;
+    match result {
+        Err(SnmpError::Faulty { why, .. }) => {
+            assert!(why.contains("still answering after 1s"), "{why}")
+        }
+        other => panic!("expected a faulty device, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
     );
 }

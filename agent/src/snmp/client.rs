@@ -271,8 +271,8 @@ impl Client {
 
     fn over_budget(&self) -> SnmpError {
         self.faulty(format!(
-            "still answering after {} s, the limit for one device",
-            self.limits.budget.as_secs()
+            "still answering after {:?}, the limit for one device",
+            self.limits.budget
         ))
     }
 
@@ -335,6 +335,8 @@ impl Client {
                         other => return Err(self.classify(other)),
                     }
                 }
+                // cut short by the device's budget, not by the request's timeout
+                Err(_) if Instant::now() >= self.deadline => return Err(self.over_budget()),
                 Err(_) => {}
             }
         }
