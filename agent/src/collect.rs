@@ -361,3 +361,66 @@ pub async fn collect(
     flush(&mut observations, &mut states)?;
     Ok(collected)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device(version: &str, community: Option<&str>) -> Device {
+        Device {
+            address: "10.0.0.5".into(),
+            version: version.into(),
+            community: community.map(str::to_owned),
+            v3: None,
+        }
+    }
+
+    #[test]
+    fn the_community_that_answered_last_time_is_tried_first() {
+        let list = [
+            "public".to_owned(),
+            "private".to_owned(),
+            "meters".to_owned(),
+        ];
+        let got = credentials(&device("2c", None), &list, Some("meters")).unwrap();
+        assert_eq!(
+            got,
+            Credentials::V2c {
+                communities: vec!["meters".into(), "public".into(), "private".into()]
+            }
+        );
+        // one no longer configured is not tried
+        let got = credentials(&device("2c", None), &list, Some("gone")).unwrap();
+        assert_eq!(
+            got,
+            Credentials::V2c {
+                communities: list.to_vec()
+            }
+        );
+        // a device's own community is the only one
+        let got = credentials(&device("1", Some("own")), &list, Some("meters")).unwrap();
+        assert_eq!(
+            got,
+            Credentials::V1 {
+                community: "own".into()
+            }
+        );
+    }
+
+    #[test]
+    fn printer_error_bits_travel_as_alerts_with_snake_case_codes() {
+        let mut report = DeviceReport::default();
+        report.status.errors = vec!["lowToner", "jammed"];
+        let got: Vec<(String, AlertSeverity)> = alerts(&report)
+            .into_iter()
+            .map(|a| (a.code, a.severity))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("low_toner".to_owned(), AlertSeverity::Warning),
+                ("jammed".to_owned(), AlertSeverity::Critical)
+            ]
+        );
+    }
+}
