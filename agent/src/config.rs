@@ -98,6 +98,10 @@ pub struct Upload {
     pub initial_backoff_seconds: u64,
     pub max_backoff_seconds: u64,
     pub timeout_seconds: u64,
+    /// A CA certificate (PEM) trusted for the server besides the system's, for a dealer
+    /// whose server has a certificate from a private CA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,6 +172,7 @@ impl Default for Upload {
             initial_backoff_seconds: 5,
             max_backoff_seconds: 3600,
             timeout_seconds: 30,
+            ca_file: None,
         }
     }
 }

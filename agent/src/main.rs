@@ -305,7 +305,12 @@ fn discover(args: &DiscoverArgs) -> anyhow::Result<()> {
 fn enroll(file: Option<PathBuf>, server: Option<String>, code: &str) -> anyhow::Result<()> {
     let config = AgentConfig::load(file.as_deref())?;
     let server = server.unwrap_or_else(|| config.server_url.clone());
-    let enrollment = runtime()?.block_on(upload::enroll(&server, code, &hostname()))?;
+    let enrollment = runtime()?.block_on(upload::enroll(
+        &server,
+        code,
+        &hostname(),
+        config.upload.ca_file.as_deref(),
+    ))?;
     let path = upload::save_enrollment(&config.state_dir, &enrollment)?;
     println!(
         "enrolled as agent {} with {}; token saved to {}",
@@ -372,6 +377,7 @@ fn upload(file: Option<PathBuf>) -> anyhow::Result<()> {
     let uploader = upload::Uploader::new(
         &enrollment,
         Duration::from_secs(config.upload.timeout_seconds.max(1)),
+        config.upload.ca_file.as_deref(),
     )?;
     let drained = runtime()?.block_on(upload::drain(
         &outbox,

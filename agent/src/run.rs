@@ -125,6 +125,7 @@ pub async fn run(
         let uploader = Uploader::new(
             &enrollment,
             Duration::from_secs(config.upload.timeout_seconds.max(1)),
+            config.upload.ca_file.as_deref(),
         )?;
         tasks.spawn(async move {
             let initial = Duration::from_secs(config.upload.initial_backoff_seconds);

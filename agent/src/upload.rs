@@ -55,15 +55,31 @@ pub fn enrollment_path(state_dir: &Path) -> PathBuf {
     state_dir.join("enrollment.json")
 }
 
-fn http_client(timeout: Duration) -> Result<reqwest::Client, UploadError> {
-    reqwest::Client::builder()
+/// The HTTPS client: the system's CAs, plus `ca_file` when the dealer's server uses a private
+/// CA. Certificates are always verified.
+fn http_client(timeout: Duration, ca_file: Option<&Path>) -> Result<reqwest::Client, UploadError> {
+    let mut builder = reqwest::Client::builder()
         .timeout(timeout)
-        .user_agent(concat!("printyx-agent/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| UploadError::Unreachable {
-            url: String::new(),
-            why: e.to_string(),
-        })
+        .user_agent(concat!("printyx-agent/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = ca_file {
+        let fail = |why: String| UploadError::State {
+            path: path.to_path_buf(),
+            why,
+        };
+        let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+        let mut pem = Vec::new();
+        #[allow(clippy::disallowed_methods)] // bounded by take()
+        file.take(1 << 20)
+            .read_to_end(&mut pem)
+            .map_err(|e| fail(e.to_string()))?;
+        let cert = reqwest::Certificate::from_pem(&pem)
+            .map_err(|e| fail(format!("not a PEM certificate: {e}")))?;
+        builder = builder.tls_certs_merge([cert]);
+    }
+    builder.build().map_err(|e| UploadError::Unreachable {
+        url: String::new(),
+        why: format!("cannot set up HTTPS: {e}"),
+    })
 }
 
 /// Trades a one-time code for a token.
@@ -71,6 +87,7 @@ pub async fn enroll(
     server_url: &str,
     code: &str,
     hostname: &str,
+    ca_file: Option<&Path>,
 ) -> Result<Enrollment, UploadError> {
     let server_url = server_url.trim_end_matches('/').to_owned();
     let url = format!("{server_url}/api/v1/agent/enroll");
@@ -79,14 +96,14 @@ pub async fn enroll(
         hostname: hostname.to_owned(),
         agent_version: AGENT_VERSION.to_owned(),
     };
-    let response = http_client(Duration::from_secs(30))?
+    let response = http_client(Duration::from_secs(30), ca_file)?
         .post(&url)
         .json(&request)
         .send()
         .await
         .map_err(|e| UploadError::Unreachable {
             url: url.clone(),
-            why: e.to_string(),
+            why: chain(&e),
         })?;
     let status = response.status();
     let body = read_answer(response, &url).await?;
@@ -178,6 +195,21 @@ async fn read_answer(mut response: reqwest::Response, url: &str) -> Result<Vec<u
     Ok(body)
 }
 
+/// An error with its causes: reqwest's own message hides the TLS or connection reason.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
+}
+
 /// The `detail` of a problem+json answer, else the text.
 fn problem_detail(body: &[u8]) -> String {
     serde_json::from_slice::<serde_json::Value>(body)
@@ -211,9 +243,13 @@ pub struct Uploader {
 }
 
 impl Uploader {
-    pub fn new(enrollment: &Enrollment, timeout: Duration) -> Result<Self, UploadError> {
+    pub fn new(
+        enrollment: &Enrollment,
+        timeout: Duration,
+        ca_file: Option<&Path>,
+    ) -> Result<Self, UploadError> {
         Ok(Self {
-            http: http_client(timeout)?,
+            http: http_client(timeout, ca_file)?,
             url: format!("{}/api/v1/agent/readings", enrollment.server_url),
             token: enrollment.token.clone(),
         })
@@ -230,7 +266,7 @@ impl Uploader {
             .await
         {
             Ok(r) => r,
-            Err(e) => return Sent::Retry(format!("cannot reach {}: {e}", self.url)),
+            Err(e) => return Sent::Retry(format!("cannot reach {}: {}", self.url, chain(&e))),
         };
         let status = response.status();
         let body = match read_answer(response, &self.url).await {

@@ -7,15 +7,15 @@ pub mod peers;
 
 use std::path::PathBuf;
 
-/// A binary of this workspace (`printyx`, `printyx-agent`), built beside the running test;
-/// built on demand when a test runs without it (`cargo test -p portal` alone).
+/// A binary of this workspace (`printyx`, `printyx-agent`), beside the running test. Cargo is
+/// asked every time (a no-op when it is fresh): `cargo test -p portal` alone does not rebuild
+/// another package's binary, and a stale one would be tested.
 pub fn workspace_binary(package: &str, name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     // target/debug/deps/test-hash → target/debug/name
     let dir = exe.parent().and_then(|d| d.parent()).unwrap().to_path_buf();
     let path = dir.join(name);
-    // release (benchmarks): always ask cargo, a stale binary would be measured otherwise
-    if !path.exists() || dir.ends_with("release") {
+    {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = std::process::Command::new(cargo);
         build.args(["build", "-p", package, "--bin", name]);

@@ -268,3 +268,93 @@ pub fn mosquitto(dir: &std::path::Path) -> (Proc, u16) {
     }
     (p, port)
 }
+
+/// A private CA and a server certificate for 127.0.0.1 signed by it (openssl CLI):
+/// (CA certificate, server certificate, server key), all PEM.
+pub fn private_ca_certificate(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let openssl = |args: &[&str]| {
+        let status = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run openssl ({e}); .ci/test installs it"));
+        assert!(status.success(), "openssl {args:?} failed");
+    };
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+         keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Printyx test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.pem",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    )
+}
+
+/// HTTPS in front of a plain HTTP server (socat terminating TLS): returns the process and
+/// the https:// base URL.
+pub fn tls_front(cert: &Path, key: &Path, backend: std::net::SocketAddr) -> (Proc, String) {
+    let port = free_tcp_port();
+    let mut cmd = Command::new("socat");
+    cmd.arg(format!(
+        "OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,cert={},key={},verify=0",
+        cert.display(),
+        key.display()
+    ))
+    .arg(format!("TCP:{backend}"));
+    let p = Proc::spawn(cmd);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "socat did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (p, format!("https://127.0.0.1:{port}"))
+}

@@ -379,6 +379,43 @@ async fn a_revoked_agent_keeps_its_readings_and_says_to_enroll_again(t: TestDb) 
     assert!(stored(&t).await.is_empty());
 }
 
+async fn over_https_the_server_certificate_is_verified_against_the_configured_ca(t: TestDb) {
+    let (_, _, code) = fleet(&t).await;
+    let server = Server::start(&t).await;
+    let sim = tokio::task::spawn_blocking(|| peers::snmpsim(&fixtures(), "sharp"))
+        .await
+        .unwrap();
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = peers::private_ca_certificate(certs.path());
+    let (_front, https) = peers::tls_front(&cert, &key, server.addr);
+
+    // not trusted: refused, nothing stored
+    let untrusting = Agent::new(&https, &sim.target());
+    let out = untrusting.run(&["enroll", "--code", &code]).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "enrolled over an untrusted certificate"
+    );
+    assert!(err.contains("cannot reach"), "{err}");
+
+    let agent = Agent::new(&https, &sim.target());
+    let text = std::fs::read_to_string(&agent.config).unwrap();
+    std::fs::write(
+        &agent.config,
+        text.replace(
+            "[upload]\n",
+            &format!("[upload]\nca_file = \"{}\"\n", ca.display()),
+        ),
+    )
+    .unwrap();
+    ok(&agent.run(&["enroll", "--code", &code]).await);
+    ok(&agent.run(&["collect"]).await);
+    let out = ok(&agent.run(&["upload"]).await);
+    assert!(out.contains("2 observations uploaded"), "{out}");
+    assert_eq!(assert_exactly_once(&t, &agent).await, 2);
+}
+
 /// A spread of kill times that differs per round and per run.
 fn rand_ms(round: u64) -> u64 {
     let nanos = std::time::SystemTime::now()
@@ -390,6 +427,7 @@ fn rand_ms(round: u64) -> u64 {
 
 backends!(
     a_revoked_agent_keeps_its_readings_and_says_to_enroll_again,
+    over_https_the_server_certificate_is_verified_against_the_configured_ca,
     through_an_outage_the_outbox_drains_in_order_without_duplicates,
     kill_9_at_random_moments_loses_and_duplicates_nothing
 );
