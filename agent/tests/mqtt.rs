@@ -1,9 +1,10 @@
 //! Devices publishing their counters over MQTT: `printyx-agent run` subscribed to a real
 //! Mosquitto puts each message into the outbox once — a redelivery is the same observation,
-//! a malformed message is dropped — beside its SNMP readings.
+//! a malformed message is dropped — beside its SNMP readings, and reconnects when the broker
+//! comes back.
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)]
 
-use e2e::peers::{Proc, mosquitto};
+use e2e::peers::{Proc, mosquitto, mosquitto_on};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -33,9 +34,10 @@ fn observation(id: &str, total: u64) -> String {
 }
 
 #[test]
-fn published_counters_join_the_outbox_once_and_malformed_messages_are_dropped() {
+fn published_counters_join_the_outbox_once_malformed_ones_are_dropped_and_a_broker_restart_is_survived()
+ {
     let dir = tempfile::tempdir().unwrap();
-    let (_broker, port) = mosquitto(dir.path());
+    let (broker, port) = mosquitto(dir.path());
     let state = dir.path().join("state");
     // enrolled with a server that is not there: everything stays in the outbox to be counted
     std::fs::create_dir_all(&state).unwrap();
@@ -105,4 +107,20 @@ fn published_counters_join_the_outbox_once_and_malformed_messages_are_dropped() 
     // the redelivery did not make a fourth
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(status()["outbox"]["pending_meters"], 3);
+
+    // the broker goes away and comes back: the agent reconnects and subscribes again
+    drop(broker);
+    agent.wait_for("reconnecting", &mut seen);
+    let _broker = mosquitto_on(dir.path(), port);
+    agent.wait_for("MQTT subscribed", &mut seen);
+    publish(port, "site/iot-1/meters", &observation("3", 170));
+    let started = Instant::now();
+    while status()["outbox"]["pending_meters"] != 4 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{}",
+            seen.join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

@@ -250,6 +250,11 @@ impl Drop for Proc {
 /// Mosquitto on a free port of 127.0.0.1, anonymous, without persistence.
 pub fn mosquitto(dir: &std::path::Path) -> (Proc, u16) {
     let port = free_tcp_port();
+    (mosquitto_on(dir, port), port)
+}
+
+/// Mosquitto on a given port: to bring a broker back where it was.
+pub fn mosquitto_on(dir: &std::path::Path, port: u16) -> Proc {
     let conf = dir.join("mosquitto.conf");
     std::fs::write(
         &conf,
@@ -266,7 +271,7 @@ pub fn mosquitto(dir: &std::path::Path) -> (Proc, u16) {
         assert!(Instant::now() < deadline, "mosquitto did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    (p, port)
+    p
 }
 
 /// A private CA and a server certificate for 127.0.0.1 signed by it (openssl CLI):
