@@ -174,21 +174,27 @@ pub fn observation(
     }
 }
 
+/// Polls one device; the answer comes with the device's address, also when it failed.
 async fn poll_device(
     device: &Device,
     communities: &[String],
     remembered: &BTreeMap<String, String>,
     limits: Limits,
     profiles: &[Profile],
-) -> Result<(Target, snmp::Polled), SnmpError> {
-    let target = Target::parse(&device.address)?;
-    let credentials = credentials(
+) -> (String, Result<(Target, snmp::Polled), SnmpError>) {
+    let target = match Target::parse(&device.address) {
+        Ok(t) => t,
+        Err(e) => return (device.address.clone(), Err(e)),
+    };
+    let polled = match credentials(
         device,
         communities,
         remembered.get(&target.to_string()).map(String::as_str),
-    )?;
-    let polled = snmp::poll(&target, &credentials, limits, profiles).await?;
-    Ok((target, polled))
+    ) {
+        Ok(credentials) => snmp::poll(&target, &credentials, limits, profiles).await,
+        Err(e) => Err(e),
+    };
+    (target.to_string(), polled.map(|p| (target, p)))
 }
 
 /// The devices of this run: the configured ones, plus printers in the `snmp.discover` ranges —
@@ -296,7 +302,6 @@ pub async fn collect(
         })
         .buffer_unordered(config.snmp.max_concurrency.max(1));
     let mut collected = Collected::default();
-    let mut index = 0usize;
     // committed in groups: one disk sync per group, not per device
     let mut observations: Vec<(String, Observation)> = Vec::new();
     let mut states: Vec<DeviceState> = Vec::new();
@@ -315,14 +320,13 @@ pub async fn collect(
         states.clear();
         Ok(())
     };
-    while let Some(result) = results.next().await {
-        index += 1;
+    while let Some((address, result)) = results.next().await {
         let now = clock.now_ms();
         match result {
             Ok((target, polled)) => {
                 let observation = observation(tier, &target, &polled, profiles, now);
                 states.push(DeviceState {
-                    target: target.to_string(),
+                    target: address.clone(),
                     community: polled.community.clone(),
                     last_poll_at: now,
                     last_ok_at: Some(now),
@@ -330,20 +334,13 @@ pub async fn collect(
                     serial: polled.report.identity.serial.clone(),
                     model: polled.report.identity.model.clone(),
                 });
-                observations.push((target.to_string(), observation));
+                observations.push((address, observation));
                 collected.polled += 1;
             }
             Err(e) => {
                 tracing::warn!(error = %e, "poll failed");
-                let target = match &e {
-                    SnmpError::NoAnswer { target, .. }
-                    | SnmpError::Network { target, .. }
-                    | SnmpError::Auth { target, .. }
-                    | SnmpError::Faulty { target, .. } => target.clone(),
-                    _ => format!("device #{index}"),
-                };
                 states.push(DeviceState {
-                    target,
+                    target: address,
                     community: None,
                     last_poll_at: now,
                     last_ok_at: None,
