@@ -86,27 +86,29 @@ pub trait IngestPort: Send {
         &mut self,
         serial: &SerialNumber,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+    /// The facts of each of the device's meters around `read_at`, by kind (a kind without
+    /// history may be left out).
     fn meter_facts(
         &mut self,
         equipment: EquipmentId,
-        kind: &MeterKind,
         read_at: i64,
-    ) -> impl Future<Output = Result<MeterFacts, Self::Error>> + Send;
-    /// The value and read time stored under an idempotency key.
-    fn reading_by_key(
+    ) -> impl Future<Output = Result<BTreeMap<MeterKind, MeterFacts>, Self::Error>> + Send;
+    /// The readings stored under any of these idempotency keys: (key, value, read time).
+    fn readings_by_keys(
         &mut self,
-        key: &str,
-    ) -> impl Future<Output = Result<Option<(MeterValue, i64)>, Self::Error>> + Send;
+        keys: &[String],
+    ) -> impl Future<Output = Result<Vec<(String, MeterValue, i64)>, Self::Error>> + Send;
     fn store_evidence(
         &mut self,
         kind: &str,
         summary: &str,
         payload: Option<&str>,
     ) -> impl Future<Output = Result<i64, Self::Error>> + Send;
-    /// Stores the reading, and a review item when its verdict is review.
-    fn store_reading(
+    /// Stores the readings (one observation's), and a review item for each whose verdict is
+    /// review. A reading whose key is already stored is left as it is.
+    fn store_readings(
         &mut self,
-        reading: &DecidedReading,
+        readings: &[DecidedReading],
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
     fn record_supplies(
         &mut self,
@@ -302,38 +304,46 @@ pub async fn process_observation<P: IngestPort>(
     let equipment = known.equipment_id;
 
     // Re-sent observation? Its readings are stored under their keys.
-    let mut stored = 0;
-    for (kind, value) in &obs.meters {
-        if let Some((v, at)) = port
-            .reading_by_key(&origin.key(&obs.id, kind))
-            .await
-            .map_err(UploadError::Port)?
-        {
-            if v.get() as u64 != *value || at != obs.read_at {
-                return Err(UploadError::Conflict(format!(
-                    "observation {} was already received with different values",
-                    obs.id
-                )));
-            }
-            stored += 1;
+    let keys: Vec<String> = obs.meters.keys().map(|k| origin.key(&obs.id, k)).collect();
+    let found = port
+        .readings_by_keys(&keys)
+        .await
+        .map_err(UploadError::Port)?;
+    for (key, v, at) in &found {
+        let sent = obs
+            .meters
+            .iter()
+            .find(|(k, _)| origin.key(&obs.id, k) == *key)
+            .map(|(_, value)| *value);
+        if sent != Some(v.get() as u64) || *at != obs.read_at {
+            return Err(UploadError::Conflict(format!(
+                "observation {} was already received with different values",
+                obs.id
+            )));
         }
     }
-    if stored > 0 && stored == obs.meters.len() {
+    if !found.is_empty() && found.len() == obs.meters.len() {
         return Ok(uniform(obs, ResultOutcome::Duplicate, remarks));
     }
 
     let submission = submission(origin, obs, received_at, kinds);
-    let mut facts = Facts {
+    let mut all_facts = port
+        .meter_facts(equipment, obs.read_at)
+        .await
+        .map_err(UploadError::Port)?;
+    let facts = Facts {
         device: device.clone(),
-        meters: BTreeMap::new(),
+        meters: submission
+            .counters
+            .iter()
+            .map(|c| {
+                (
+                    c.kind.clone(),
+                    all_facts.remove(&c.kind).unwrap_or_default(),
+                )
+            })
+            .collect(),
     };
-    for c in &submission.counters {
-        let m = port
-            .meter_facts(equipment, &c.kind, obs.read_at)
-            .await
-            .map_err(UploadError::Port)?;
-        facts.meters.insert(c.kind.clone(), m);
-    }
     let decision = pipeline::decide(&submission, &facts, config);
 
     let evidence_id = if decision
@@ -357,9 +367,10 @@ pub async fn process_observation<P: IngestPort>(
         None
     };
     let mut counters = Vec::new();
+    let mut readings = Vec::new();
     for c in &decision.counters {
         if c.verdict != Verdict::Duplicate {
-            let reading = DecidedReading {
+            readings.push(DecidedReading {
                 equipment_id: equipment,
                 meter_kind: c.kind.clone(),
                 segment: facts.meters.get(&c.kind).map_or(0, |m| m.segment),
@@ -371,10 +382,7 @@ pub async fn process_observation<P: IngestPort>(
                 evidence_id,
                 idempotency_key: origin.key(&obs.id, &c.kind),
                 agent_id: origin.agent(),
-            };
-            port.store_reading(&reading)
-                .await
-                .map_err(UploadError::Port)?;
+            });
         }
         counters.push(CounterResult {
             kind: c.kind.clone(),
@@ -383,6 +391,9 @@ pub async fn process_observation<P: IngestPort>(
             reasons: c.reasons.clone(),
         });
     }
+    port.store_readings(&readings)
+        .await
+        .map_err(UploadError::Port)?;
     // Counters of kinds this dealer does not define are refused, not stored.
     for (kind, value) in obs.meters.iter().filter(|(k, _)| !kinds.contains(*k)) {
         counters.push(CounterResult {

@@ -3,19 +3,19 @@
 
 use crate::db::{Backend, DbError, TenantTx};
 use crate::equipment::Equipment;
-use crate::ids::{AgentId, EquipmentId, EvidenceId, ReadingId};
-use crate::readings::{NewReading, Stored};
+use crate::ids::{AgentId, EquipmentId, ReadingId};
 use ingest::domain::{MeterKind, MeterValue, ReadingStatus, SerialNumber};
 use ingest::pipeline::{DeviceFacts, DeviceMatch, MatchedBy, MeterFacts, Point};
 use ingest::upload::{BatchClaim, DecidedReading, DeviceQuery, IngestPort};
 use ingest::wire::{Alert, Observation, Supply};
 use sqlx::Row;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-/// The accepted readings of one meter in the current segment `seg.s` (for `meter_facts`).
+/// The accepted readings of meter `seg.kind` in its current segment `seg.s` (for
+/// `meter_facts_all`).
 macro_rules! in_segment {
     () => {
-        "FROM readings WHERE tenant_id = $1 AND equipment_id = $2 AND meter_kind = $3 \
+        "FROM readings WHERE tenant_id = $1 AND equipment_id = $2 AND meter_kind = seg.kind \
          AND status = 'accepted' AND segment = seg.s "
     };
 }
@@ -97,76 +97,100 @@ impl TenantTx {
     }
 
     /// The accepted history around `read_at` in the meter's current segment, in one query.
+    /// One meter's facts (see [`Self::meter_facts_all`]).
     pub async fn meter_facts(
         &mut self,
         equipment: EquipmentId,
         kind: &MeterKind,
         read_at: i64,
     ) -> Result<MeterFacts, DbError> {
+        Ok(self
+            .meter_facts_all(equipment, read_at)
+            .await?
+            .remove(kind)
+            .unwrap_or_default())
+    }
+
+    /// The facts of every meter kind of the tenant on one device, in one statement: a
+    /// statement costs more than the handful of index probes each kind adds.
+    pub async fn meter_facts_all(
+        &mut self,
+        equipment: EquipmentId,
+        read_at: i64,
+    ) -> Result<BTreeMap<MeterKind, MeterFacts>, DbError> {
         let t = self.t();
-        // $1 tenant, $2 equipment, $3 kind, $4 read time, $5 start of the averaging window.
-        // The segment is the latest confirmed reset's; every other column is one index probe
+        // $1 tenant, $2 equipment, $3 read time, $4 start of the averaging window. A kind's
+        // segment is its latest confirmed reset's; every other column is one index probe
         // (readings_equipment_time_idx) bounded by read time, never a scan of the history.
-        let row = sqlx::query(concat!(
-            "SELECT seg.s AS segment, ",
+        let rows = sqlx::query(concat!(
+            "SELECT seg.kind AS kind, seg.s AS segment, ",
             "(SELECT value ",
             in_segment!(),
-            "AND read_at <= $4 ORDER BY read_at DESC, id DESC LIMIT 1) AS before_value, ",
+            "AND read_at <= $3 ORDER BY read_at DESC, id DESC LIMIT 1) AS before_value, ",
             "(SELECT read_at ",
             in_segment!(),
-            "AND read_at <= $4 ORDER BY read_at DESC, id DESC LIMIT 1) AS before_at, ",
+            "AND read_at <= $3 ORDER BY read_at DESC, id DESC LIMIT 1) AS before_at, ",
             "(SELECT value ",
             in_segment!(),
-            "AND read_at > $4 ORDER BY read_at, id LIMIT 1) AS after_value, ",
+            "AND read_at > $3 ORDER BY read_at, id LIMIT 1) AS after_value, ",
             "(SELECT read_at ",
             in_segment!(),
-            "AND read_at > $4 ORDER BY read_at, id LIMIT 1) AS after_at, ",
+            "AND read_at > $3 ORDER BY read_at, id LIMIT 1) AS after_at, ",
             "(SELECT MIN(read_at) ",
             in_segment!(),
-            "AND read_at <= $4 AND read_at >= $5) AS first_at, ",
+            "AND read_at <= $3 AND read_at >= $4) AS first_at, ",
             "(SELECT MAX(read_at) ",
             in_segment!(),
-            "AND read_at <= $4 AND read_at >= $5) AS last_at, ",
+            "AND read_at <= $3 AND read_at >= $4) AS last_at, ",
             "(SELECT MIN(value) ",
             in_segment!(),
-            "AND read_at <= $4 AND read_at >= $5) AS low, ",
+            "AND read_at <= $3 AND read_at >= $4) AS low, ",
             "(SELECT MAX(value) ",
             in_segment!(),
-            "AND read_at <= $4 AND read_at >= $5) AS high ",
-            "FROM (SELECT COALESCE(MAX(segment), 0) AS s FROM counter_resets ",
-            "WHERE tenant_id = $1 AND equipment_id = $2 AND meter_kind = $3) seg"
+            "AND read_at <= $3 AND read_at >= $4) AS high ",
+            "FROM (SELECT mk.code AS kind, (SELECT COALESCE(MAX(c.segment), 0) FROM counter_resets c ",
+            "WHERE c.tenant_id = $1 AND c.equipment_id = $2 AND c.meter_kind = mk.code) AS s ",
+            "FROM meter_kinds mk WHERE mk.tenant_id = $1) seg"
         ))
         .bind(t)
         .bind(equipment.0)
-        .bind(kind.as_str())
         .bind(read_at)
         .bind(read_at - AVERAGE_WINDOW_MS)
-        .fetch_one(self.conn())
+        .fetch_all(self.conn())
         .await?;
-        let get = |c: &str| row.try_get::<Option<i64>, _>(c);
-        let point = |v: Option<i64>, at: Option<i64>| -> Result<Option<Point>, DbError> {
-            match (v, at) {
-                (Some(v), Some(at)) => Ok(Some(Point {
-                    value: MeterValue::new(v)?,
-                    read_at: at,
-                })),
-                _ => Ok(None),
-            }
-        };
-        let avg_daily_pages = match (get("first_at")?, get("last_at")?, get("low")?, get("high")?) {
-            (Some(first), Some(last), Some(low), Some(high))
-                if last - first >= MIN_AVERAGE_SPAN_MS =>
-            {
-                Some((high - low) as f64 / ((last - first) as f64 / 86_400_000.0))
-            }
-            _ => None,
-        };
-        Ok(MeterFacts {
-            segment: get("segment")?.unwrap_or(0),
-            before: point(get("before_value")?, get("before_at")?)?,
-            after: point(get("after_value")?, get("after_at")?)?,
-            avg_daily_pages,
-        })
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let get = |c: &str| row.try_get::<Option<i64>, _>(c);
+            let point = |v: Option<i64>, at: Option<i64>| -> Result<Option<Point>, DbError> {
+                match (v, at) {
+                    (Some(v), Some(at)) => Ok(Some(Point {
+                        value: MeterValue::new(v)?,
+                        read_at: at,
+                    })),
+                    _ => Ok(None),
+                }
+            };
+            let avg_daily_pages =
+                match (get("first_at")?, get("last_at")?, get("low")?, get("high")?) {
+                    (Some(first), Some(last), Some(low), Some(high))
+                        if last - first >= MIN_AVERAGE_SPAN_MS =>
+                    {
+                        Some((high - low) as f64 / ((last - first) as f64 / 86_400_000.0))
+                    }
+                    _ => None,
+                };
+            let kind = MeterKind::parse(&row.try_get::<String, _>("kind")?)?;
+            out.insert(
+                kind,
+                MeterFacts {
+                    segment: get("segment")?.unwrap_or(0),
+                    before: point(get("before_value")?, get("before_at")?)?,
+                    after: point(get("after_value")?, get("after_at")?)?,
+                    avg_daily_pages,
+                },
+            );
+        }
+        Ok(out)
     }
 
     pub async fn meter_kinds(&mut self) -> Result<BTreeSet<MeterKind>, DbError> {
@@ -347,30 +371,81 @@ impl TenantTx {
     }
 
     /// Stores a decided reading; one that needs review also gets its review-queue item.
-    pub async fn store_decided(&mut self, r: &DecidedReading) -> Result<(), DbError> {
-        let Some(status) = r.verdict.status() else {
+    /// Stores decided readings in one statement (the rows travel as one JSON array
+    /// parameter), then a review item for each new reading under review. A key already stored
+    /// keeps its reading.
+    pub async fn store_decided(&mut self, decided: &[DecidedReading]) -> Result<(), DbError> {
+        let mut rows: Vec<serde_json::Value> = Vec::with_capacity(decided.len());
+        for r in decided {
+            let Some(status) = r.verdict.status() else {
+                continue;
+            };
+            let reasons =
+                serde_json::to_string(&r.reasons).map_err(|e| DbError::Refused(e.to_string()))?;
+            rows.push(serde_json::json!({
+                "equipment_id": r.equipment_id.0,
+                "meter_kind": r.meter_kind.as_str(),
+                "segment": r.segment,
+                "value": r.value.get(),
+                "read_at": r.read_at,
+                "source": r.source.as_str(),
+                "status": status.as_str(),
+                "reasons": reasons,
+                "evidence_id": r.evidence_id,
+                "idempotency_key": r.idempotency_key,
+                "agent_id": r.agent_id.map(|a| a.0),
+            }));
+        }
+        if rows.is_empty() {
             return Ok(());
-        };
-        let new = NewReading {
-            equipment_id: r.equipment_id,
-            meter_kind: r.meter_kind.clone(),
-            segment: r.segment,
-            value: r.value,
-            read_at: r.read_at,
-            source: r.source,
-            status,
-            reasons: r.reasons.clone(),
-            confidence: None,
-            evidence_id: r.evidence_id.map(EvidenceId),
-            idempotency_key: r.idempotency_key.clone(),
-            agent_id: r.agent_id,
-            submitted_by: None,
-        };
-        let Stored::New(reading) = self.insert_reading(&new).await? else {
-            return Ok(());
-        };
-        if status == ReadingStatus::Review {
-            self.open_review_item(reading.id, &reading.reasons).await?;
+        }
+        let (t, now) = (self.t(), self.now_ms());
+        let list = serde_json::Value::Array(rows).to_string();
+        // inline, so that the tenant check of every statement (isolation tests) reads it
+        let inserted = sqlx::query(match self.backend() {
+            Backend::Postgres => concat!(
+                "INSERT INTO readings (tenant_id, equipment_id, meter_kind, segment, value, read_at, \
+                   received_at, source, status, reasons, evidence_id, idempotency_key, agent_id) \
+                 SELECT $1, (e->>'equipment_id')::bigint, e->>'meter_kind', (e->>'segment')::bigint, \
+                   (e->>'value')::bigint, (e->>'read_at')::bigint, $3, e->>'source', e->>'status', \
+                   e->>'reasons', (e->>'evidence_id')::bigint, e->>'idempotency_key', \
+                   (e->>'agent_id')::bigint \
+                 FROM jsonb_array_elements($2::jsonb) e \
+                 ON CONFLICT (tenant_id, idempotency_key) DO NOTHING \
+                 RETURNING id, status, idempotency_key"
+            ),
+            // `WHERE true`: SQLite's parser needs it between a SELECT and ON CONFLICT
+            Backend::Sqlite => concat!(
+                "INSERT INTO readings (tenant_id, equipment_id, meter_kind, segment, value, read_at, \
+                   received_at, source, status, reasons, evidence_id, idempotency_key, agent_id) \
+                 SELECT $1, json_extract(e.value, '$.equipment_id'), json_extract(e.value, '$.meter_kind'), \
+                   json_extract(e.value, '$.segment'), json_extract(e.value, '$.value'), \
+                   json_extract(e.value, '$.read_at'), $3, json_extract(e.value, '$.source'), \
+                   json_extract(e.value, '$.status'), json_extract(e.value, '$.reasons'), \
+                   json_extract(e.value, '$.evidence_id'), json_extract(e.value, '$.idempotency_key'), \
+                   json_extract(e.value, '$.agent_id') \
+                 FROM json_each($2) e WHERE true \
+                 ON CONFLICT (tenant_id, idempotency_key) DO NOTHING \
+                 RETURNING id, status, idempotency_key"
+            ),
+        })
+        .bind(t)
+        .bind(list)
+        .bind(now)
+        .fetch_all(self.conn())
+        .await?;
+        for row in inserted {
+            if row.try_get::<String, _>("status")? != ReadingStatus::Review.as_str() {
+                continue;
+            }
+            let key: String = row.try_get("idempotency_key")?;
+            let reasons = decided
+                .iter()
+                .find(|r| r.idempotency_key == key)
+                .map(|r| r.reasons.as_slice())
+                .unwrap_or_default();
+            self.open_review_item(ReadingId(row.try_get("id")?), reasons)
+                .await?;
         }
         Ok(())
     }
@@ -395,20 +470,40 @@ impl TenantTx {
         Ok(())
     }
 
-    pub async fn reading_by_key(
+    /// Readings stored under any of `keys`: (key, value, read time). One statement for all
+    /// the counters of an observation; the list travels as one JSON array parameter.
+    pub async fn readings_by_keys(
         &mut self,
-        key: &str,
-    ) -> Result<Option<(MeterValue, i64)>, DbError> {
+        keys: &[String],
+    ) -> Result<Vec<(String, MeterValue, i64)>, DbError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
         let t = self.t();
-        let row = sqlx::query(
-            "SELECT value, read_at FROM readings WHERE tenant_id = $1 AND idempotency_key = $2",
-        )
+        let list = serde_json::to_string(keys).map_err(|e| DbError::Refused(e.to_string()))?;
+        let rows = sqlx::query(match self.backend() {
+            Backend::Postgres => {
+                "SELECT idempotency_key, value, read_at FROM readings WHERE tenant_id = $1 \
+                 AND idempotency_key IN (SELECT jsonb_array_elements_text($2::jsonb))"
+            }
+            Backend::Sqlite => {
+                "SELECT idempotency_key, value, read_at FROM readings WHERE tenant_id = $1 \
+                 AND idempotency_key IN (SELECT value FROM json_each($2))"
+            }
+        })
         .bind(t)
-        .bind(key)
-        .fetch_optional(self.conn())
+        .bind(list)
+        .fetch_all(self.conn())
         .await?;
-        row.map(|r| Ok((MeterValue::new(r.try_get("value")?)?, r.try_get("read_at")?)))
-            .transpose()
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("idempotency_key")?,
+                    MeterValue::new(r.try_get("value")?)?,
+                    r.try_get("read_at")?,
+                ))
+            })
+            .collect()
     }
 }
 
@@ -443,13 +538,15 @@ impl IngestPort for TenantTx {
     async fn meter_facts(
         &mut self,
         equipment: EquipmentId,
-        kind: &MeterKind,
         read_at: i64,
-    ) -> Result<MeterFacts, DbError> {
-        TenantTx::meter_facts(self, equipment, kind, read_at).await
+    ) -> Result<BTreeMap<MeterKind, MeterFacts>, DbError> {
+        TenantTx::meter_facts_all(self, equipment, read_at).await
     }
-    async fn reading_by_key(&mut self, key: &str) -> Result<Option<(MeterValue, i64)>, DbError> {
-        TenantTx::reading_by_key(self, key).await
+    async fn readings_by_keys(
+        &mut self,
+        keys: &[String],
+    ) -> Result<Vec<(String, MeterValue, i64)>, DbError> {
+        TenantTx::readings_by_keys(self, keys).await
     }
     async fn store_evidence(
         &mut self,
@@ -459,8 +556,8 @@ impl IngestPort for TenantTx {
     ) -> Result<i64, DbError> {
         Ok(self.create_evidence(kind, summary, payload).await?.id.0)
     }
-    async fn store_reading(&mut self, reading: &DecidedReading) -> Result<(), DbError> {
-        self.store_decided(reading).await
+    async fn store_readings(&mut self, readings: &[DecidedReading]) -> Result<(), DbError> {
+        self.store_decided(readings).await
     }
     async fn record_supplies(
         &mut self,
