@@ -403,7 +403,7 @@ impl TenantTx {
         let list = serde_json::Value::Array(rows).to_string();
         // inline, so that the tenant check of every statement (isolation tests) reads it
         let inserted = sqlx::query(match self.backend() {
-            Backend::Postgres => concat!(
+            Backend::Postgres => {
                 "INSERT INTO readings (tenant_id, equipment_id, meter_kind, segment, value, read_at, \
                    received_at, source, status, reasons, evidence_id, idempotency_key, agent_id) \
                  SELECT $1, (e->>'equipment_id')::bigint, e->>'meter_kind', (e->>'segment')::bigint, \
@@ -413,9 +413,9 @@ impl TenantTx {
                  FROM jsonb_array_elements($2::jsonb) e \
                  ON CONFLICT (tenant_id, idempotency_key) DO NOTHING \
                  RETURNING id, status, idempotency_key"
-            ),
+            }
             // `WHERE true`: SQLite's parser needs it between a SELECT and ON CONFLICT
-            Backend::Sqlite => concat!(
+            Backend::Sqlite => {
                 "INSERT INTO readings (tenant_id, equipment_id, meter_kind, segment, value, read_at, \
                    received_at, source, status, reasons, evidence_id, idempotency_key, agent_id) \
                  SELECT $1, json_extract(e.value, '$.equipment_id'), json_extract(e.value, '$.meter_kind'), \
@@ -427,7 +427,7 @@ impl TenantTx {
                  FROM json_each($2) e WHERE true \
                  ON CONFLICT (tenant_id, idempotency_key) DO NOTHING \
                  RETURNING id, status, idempotency_key"
-            ),
+            }
         })
         .bind(t)
         .bind(list)
