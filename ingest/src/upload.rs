@@ -86,11 +86,12 @@ pub trait IngestPort: Send {
         &mut self,
         serial: &SerialNumber,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
-    /// The facts of each of the device's meters around `read_at`, by kind (a kind without
+    /// The facts of these meters of the device around `read_at`, by kind (a kind without
     /// history may be left out).
     fn meter_facts(
         &mut self,
         equipment: EquipmentId,
+        kinds: &[MeterKind],
         read_at: i64,
     ) -> impl Future<Output = Result<BTreeMap<MeterKind, MeterFacts>, Self::Error>> + Send;
     /// The readings stored under any of these idempotency keys: (key, value, read time).
@@ -327,8 +328,9 @@ pub async fn process_observation<P: IngestPort>(
     }
 
     let submission = submission(origin, obs, received_at, kinds);
+    let kinds_read: Vec<MeterKind> = submission.counters.iter().map(|c| c.kind.clone()).collect();
     let mut all_facts = port
-        .meter_facts(equipment, obs.read_at)
+        .meter_facts(equipment, &kinds_read, obs.read_at)
         .await
         .map_err(UploadError::Port)?;
     let facts = Facts {

@@ -12,11 +12,50 @@ use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The accepted readings of meter `seg.kind` in its current segment `seg.s` (for
-/// `meter_facts_all`).
+/// `meter_facts_of`).
 macro_rules! in_segment {
     () => {
         "FROM readings WHERE tenant_id = $1 AND equipment_id = $2 AND meter_kind = seg.kind \
          AND status = 'accepted' AND segment = seg.s "
+    };
+}
+
+/// The facts query of `meter_facts_of`; `$kinds` is the backend's way to list the JSON array
+/// of kinds in `$5`.
+macro_rules! facts_sql {
+    ($kinds:expr) => {
+        concat!(
+            "SELECT seg.kind AS kind, seg.s AS segment, ",
+            "(SELECT value ",
+            in_segment!(),
+            "AND read_at <= $3 ORDER BY read_at DESC, id DESC LIMIT 1) AS before_value, ",
+            "(SELECT read_at ",
+            in_segment!(),
+            "AND read_at <= $3 ORDER BY read_at DESC, id DESC LIMIT 1) AS before_at, ",
+            "(SELECT value ",
+            in_segment!(),
+            "AND read_at > $3 ORDER BY read_at, id LIMIT 1) AS after_value, ",
+            "(SELECT read_at ",
+            in_segment!(),
+            "AND read_at > $3 ORDER BY read_at, id LIMIT 1) AS after_at, ",
+            "(SELECT MIN(read_at) ",
+            in_segment!(),
+            "AND read_at <= $3 AND read_at >= $4) AS first_at, ",
+            "(SELECT MAX(read_at) ",
+            in_segment!(),
+            "AND read_at <= $3 AND read_at >= $4) AS last_at, ",
+            "(SELECT MIN(value) ",
+            in_segment!(),
+            "AND read_at <= $3 AND read_at >= $4) AS low, ",
+            "(SELECT MAX(value) ",
+            in_segment!(),
+            "AND read_at <= $3 AND read_at >= $4) AS high ",
+            "FROM (SELECT mk.code AS kind, (SELECT COALESCE(MAX(c.segment), 0) FROM counter_resets c ",
+            "WHERE c.tenant_id = $1 AND c.equipment_id = $2 AND c.meter_kind = mk.code) AS s ",
+            "FROM meter_kinds mk WHERE mk.tenant_id = $1 AND mk.code IN (",
+            $kinds,
+            ")) seg"
+        )
     };
 }
 
@@ -97,7 +136,7 @@ impl TenantTx {
     }
 
     /// The accepted history around `read_at` in the meter's current segment, in one query.
-    /// One meter's facts (see [`Self::meter_facts_all`]).
+    /// One meter's facts (see [`Self::meter_facts_of`]).
     pub async fn meter_facts(
         &mut self,
         equipment: EquipmentId,
@@ -105,57 +144,38 @@ impl TenantTx {
         read_at: i64,
     ) -> Result<MeterFacts, DbError> {
         Ok(self
-            .meter_facts_all(equipment, read_at)
+            .meter_facts_of(equipment, std::slice::from_ref(kind), read_at)
             .await?
             .remove(kind)
             .unwrap_or_default())
     }
 
-    /// The facts of every meter kind of the tenant on one device, in one statement: a
-    /// statement costs more than the handful of index probes each kind adds.
-    pub async fn meter_facts_all(
+    /// The facts of several meters of one device, in one statement: a statement costs more
+    /// than the index probes each meter adds. The kinds travel as one JSON array parameter.
+    pub async fn meter_facts_of(
         &mut self,
         equipment: EquipmentId,
+        kinds: &[MeterKind],
         read_at: i64,
     ) -> Result<BTreeMap<MeterKind, MeterFacts>, DbError> {
+        if kinds.is_empty() {
+            return Ok(BTreeMap::new());
+        }
         let t = self.t();
-        // $1 tenant, $2 equipment, $3 read time, $4 start of the averaging window. A kind's
-        // segment is its latest confirmed reset's; every other column is one index probe
-        // (readings_equipment_time_idx) bounded by read time, never a scan of the history.
-        let rows = sqlx::query(concat!(
-            "SELECT seg.kind AS kind, seg.s AS segment, ",
-            "(SELECT value ",
-            in_segment!(),
-            "AND read_at <= $3 ORDER BY read_at DESC, id DESC LIMIT 1) AS before_value, ",
-            "(SELECT read_at ",
-            in_segment!(),
-            "AND read_at <= $3 ORDER BY read_at DESC, id DESC LIMIT 1) AS before_at, ",
-            "(SELECT value ",
-            in_segment!(),
-            "AND read_at > $3 ORDER BY read_at, id LIMIT 1) AS after_value, ",
-            "(SELECT read_at ",
-            in_segment!(),
-            "AND read_at > $3 ORDER BY read_at, id LIMIT 1) AS after_at, ",
-            "(SELECT MIN(read_at) ",
-            in_segment!(),
-            "AND read_at <= $3 AND read_at >= $4) AS first_at, ",
-            "(SELECT MAX(read_at) ",
-            in_segment!(),
-            "AND read_at <= $3 AND read_at >= $4) AS last_at, ",
-            "(SELECT MIN(value) ",
-            in_segment!(),
-            "AND read_at <= $3 AND read_at >= $4) AS low, ",
-            "(SELECT MAX(value) ",
-            in_segment!(),
-            "AND read_at <= $3 AND read_at >= $4) AS high ",
-            "FROM (SELECT mk.code AS kind, (SELECT COALESCE(MAX(c.segment), 0) FROM counter_resets c ",
-            "WHERE c.tenant_id = $1 AND c.equipment_id = $2 AND c.meter_kind = mk.code) AS s ",
-            "FROM meter_kinds mk WHERE mk.tenant_id = $1) seg"
-        ))
+        let list = serde_json::to_string(&kinds.iter().map(MeterKind::as_str).collect::<Vec<_>>())
+            .map_err(|e| DbError::Refused(e.to_string()))?;
+        // $1 tenant, $2 equipment, $3 read time, $4 start of the averaging window, $5 kinds.
+        // A kind's segment is its latest confirmed reset's; every other column is one index
+        // probe (readings_equipment_time_idx) bounded by read time, never a history scan.
+        let rows = sqlx::query(match self.backend() {
+            Backend::Postgres => facts_sql!("SELECT jsonb_array_elements_text($5::jsonb)"),
+            Backend::Sqlite => facts_sql!("SELECT value FROM json_each($5)"),
+        })
         .bind(t)
         .bind(equipment.0)
         .bind(read_at)
         .bind(read_at - AVERAGE_WINDOW_MS)
+        .bind(list)
         .fetch_all(self.conn())
         .await?;
         let mut out = BTreeMap::new();
@@ -538,9 +558,10 @@ impl IngestPort for TenantTx {
     async fn meter_facts(
         &mut self,
         equipment: EquipmentId,
+        kinds: &[MeterKind],
         read_at: i64,
     ) -> Result<BTreeMap<MeterKind, MeterFacts>, DbError> {
-        TenantTx::meter_facts_all(self, equipment, read_at).await
+        TenantTx::meter_facts_of(self, equipment, kinds, read_at).await
     }
     async fn readings_by_keys(
         &mut self,
