@@ -503,8 +503,10 @@ impl TenantTx {
         let list = serde_json::to_string(keys).map_err(|e| DbError::Refused(e.to_string()))?;
         let rows = sqlx::query(match self.backend() {
             Backend::Postgres => {
+                // `= ANY(ARRAY(…))`: an index probe per key; `IN (SELECT …)` got a generic
+                // plan that read the tenant's readings (~4 ms per observation in the benchmark)
                 "SELECT idempotency_key, value, read_at FROM readings WHERE tenant_id = $1 \
-                 AND idempotency_key IN (SELECT jsonb_array_elements_text($2::jsonb))"
+                 AND idempotency_key = ANY (ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))"
             }
             Backend::Sqlite => {
                 "SELECT idempotency_key, value, read_at FROM readings WHERE tenant_id = $1 \
