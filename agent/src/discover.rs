@@ -6,7 +6,7 @@
 //! meters.
 
 use crate::config::parse_cidr;
-use crate::device::{Profile, Snapshot, Value, recognise};
+use crate::device::{Identity, Profile, Snapshot, Value, recognise};
 use crate::snmp::{Client, Credentials, Limits, SnmpError, Target};
 use futures::StreamExt as _;
 use serde::Serialize;
@@ -30,21 +30,17 @@ const COMPUTER_WORDS: &[&str] = &[
     "hardware:",
 ];
 
-/// A printer that answered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A printer that answered, as `read` identifies it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Found {
     pub address: String,
     pub community: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub vendor: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub serial: Option<String>,
+    #[serde(flatten)]
+    pub identity: Identity,
 }
 
 /// What one address turned out to be.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Probe {
     Printer(Found),
     /// Answers SNMP but is not a printer (a PC, a print server, a switch…).
@@ -130,9 +126,7 @@ pub async fn probe(
     Probe::Printer(Found {
         address: target.to_string(),
         community: client.community().unwrap_or_default().to_owned(),
-        vendor: report.identity.vendor,
-        model: report.identity.model,
-        serial: report.identity.serial,
+        identity: report.identity,
     })
 }
 

@@ -289,9 +289,9 @@ fn discover(args: &DiscoverArgs) -> anyhow::Result<()> {
         println!(
             "{:<22} {:<16} {:<28} serial {}",
             f.address,
-            or(&f.vendor),
-            or(&f.model),
-            or(&f.serial)
+            or(&f.identity.vendor),
+            or(&f.identity.model),
+            or(&f.identity.serial)
         );
     }
     println!(
