@@ -15,6 +15,10 @@ use sha2::{Digest as _, Sha256};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
+/// How long the broker keeps the agent's session while it is away (a restart, an update, a
+/// week of a switched-off PC): counters published meanwhile are delivered when it is back.
+pub const SESSION_EXPIRY_SECONDS: u32 = 7 * 86_400;
+
 /// Largest payload taken; an observation is a few kilobytes.
 pub const MAX_PAYLOAD: usize = 256 * 1024;
 
@@ -60,6 +64,7 @@ pub fn source_config(config: &AgentConfig) -> MqttSourceConfig {
         topic: config.mqtt.topic.clone(),
         group: "printyx-agent".into(),
         client_id: Some(config.mqtt.client_id.clone()),
+        session_expiry_seconds: Some(SESSION_EXPIRY_SECONDS),
         username: config.mqtt.username.clone(),
         password: config.mqtt.password.clone(),
     }

@@ -1,7 +1,7 @@
 //! Devices publishing their counters over MQTT: `printyx-agent run` subscribed to a real
 //! Mosquitto puts each message into the outbox once — a redelivery is the same observation,
-//! a malformed message is dropped — beside its SNMP readings, and reconnects when the broker
-//! comes back.
+//! a malformed message is dropped — beside its SNMP readings; it reconnects when the broker
+//! comes back, and gets what was published while it was away.
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)]
 
 use e2e::peers::{Proc, mosquitto, mosquitto_on};
@@ -114,13 +114,25 @@ fn published_counters_join_the_outbox_once_malformed_ones_are_dropped_and_a_brok
     let _broker = mosquitto_on(dir.path(), port);
     agent.wait_for("MQTT subscribed", &mut seen);
     publish(port, "site/iot-1/meters", &observation("3", 170));
-    let started = Instant::now();
-    while status()["outbox"]["pending_meters"] != 4 {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{}",
-            seen.join("\n")
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let wait_for_pending = |n: u64, seen: &[String]| {
+        let started = Instant::now();
+        while status()["outbox"]["pending_meters"] != n {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{}",
+                seen.join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    wait_for_pending(4, &seen);
+
+    // the agent is away while a device publishes: its session keeps the message for it
+    drop(agent);
+    publish(port, "site/iot-1/meters", &observation("4", 190));
+    let mut run = Command::new(env!("CARGO_BIN_EXE_printyx-agent"));
+    run.arg("--config").arg(&config).arg("run");
+    let agent = Proc::spawn(run);
+    agent.wait_for("MQTT connected", &mut seen);
+    wait_for_pending(5, &seen);
 }

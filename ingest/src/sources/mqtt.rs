@@ -34,6 +34,11 @@ pub struct MqttSourceConfig {
     /// Unique per process; default `printyx-{pid}-{random}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// Keep the session (subscription and unacknowledged messages) this long while the
+    /// process is away; with a stable `client_id`, messages published meanwhile are delivered
+    /// when it is back. Absent: a clean session on every connect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_expiry_seconds: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -120,7 +125,15 @@ where
     let mut options = MqttOptions::new(client_id.clone(), broker.host.clone(), broker.port);
     options.set_keep_alive(Duration::from_secs(30));
     options.set_manual_acks(true);
-    options.set_clean_start(true);
+    match config.session_expiry_seconds {
+        Some(seconds) => {
+            options.set_clean_start(false);
+            options.set_session_expiry_interval(Some(seconds));
+        }
+        None => {
+            options.set_clean_start(true);
+        }
+    }
     if let Some(user) = &config.username {
         options.set_credentials(user.clone(), config.password.clone().unwrap_or_default());
     }
