@@ -99,20 +99,41 @@ impl TenantTx {
     /// no serial, and only when exactly one device has it. Never the IP address.
     pub async fn find_device(&mut self, q: &DeviceQuery) -> Result<DeviceMatch, DbError> {
         if let Some(serial) = &q.serial {
-            if let Some(eq) = self.equipment_by_serial(serial).await? {
-                let by = if eq.serial.as_str() == serial.as_str() {
-                    MatchedBy::Serial
-                } else {
-                    MatchedBy::SerialVariant {
-                        reported: serial.to_string(),
-                        registered: eq.serial.to_string(),
-                    }
-                };
-                return self.device_facts(&eq, by).await;
-            }
-            return Ok(DeviceMatch::Unknown {
-                reported: format!("serial {serial}"),
-            });
+            // the common case, one statement: the device by serial key with its rated figures
+            let t = self.t();
+            let row = sqlx::query(
+                "SELECT e.id, e.serial, m.rated_ppm, m.rated_monthly_volume FROM equipment e \
+                 LEFT JOIN device_models m ON m.tenant_id = e.tenant_id AND m.id = e.model_id \
+                 WHERE e.tenant_id = $1 AND e.serial_key = $2",
+            )
+            .bind(t)
+            .bind(serial.key())
+            .fetch_optional(self.conn())
+            .await?;
+            let Some(row) = row else {
+                return Ok(DeviceMatch::Unknown {
+                    reported: format!("serial {serial}"),
+                });
+            };
+            let registered: String = row.try_get("serial")?;
+            let matched_by = if registered == serial.as_str() {
+                MatchedBy::Serial
+            } else {
+                MatchedBy::SerialVariant {
+                    reported: serial.to_string(),
+                    registered,
+                }
+            };
+            return Ok(DeviceMatch::Known(DeviceFacts {
+                equipment_id: EquipmentId(row.try_get("id")?),
+                matched_by,
+                rated_ppm: row
+                    .try_get::<Option<i64>, _>("rated_ppm")?
+                    .and_then(|p| u32::try_from(p).ok()),
+                rated_monthly_volume: row
+                    .try_get::<Option<i64>, _>("rated_monthly_volume")?
+                    .and_then(|v| u64::try_from(v).ok()),
+            }));
         }
         if let Some(mac) = &q.mac
             && let [eq] = self.equipment_by_mac(mac).await?.as_slice()
@@ -135,7 +156,6 @@ impl TenantTx {
         Ok(DeviceMatch::Unknown { reported })
     }
 
-    /// The accepted history around `read_at` in the meter's current segment, in one query.
     /// One meter's facts (see [`Self::meter_facts_of`]).
     pub async fn meter_facts(
         &mut self,

@@ -591,7 +591,57 @@ async fn devices_are_found_by_mac_or_asset_tag_only_without_a_serial(t: TestDb) 
     );
 }
 
+/// The model's rated speed reaches the pipeline through the device lookup: more pages than the
+/// device can print at it are refused.
+async fn a_devices_rated_speed_bounds_what_it_can_have_printed(t: TestDb) {
+    let f = fleet(t, |_| {}).await;
+    let mut c: AnyConnection = f.app.t.admin().await;
+    for sql in [
+        "INSERT INTO device_models (tenant_id, make, model, rated_ppm, rated_monthly_volume) \
+         SELECT tenant_id, 'Ricoh', 'MP C3004', 30, 20000 FROM equipment WHERE serial = 'E174M12345'",
+        "UPDATE equipment SET model_id = (SELECT id FROM device_models WHERE model = 'MP C3004') \
+         WHERE serial = 'E174M12345'",
+    ] {
+        sqlx::query(AssertSqlSafe(sql.to_owned()))
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+    let tok = Some(f.token.as_str());
+    let first = batch(
+        "r1",
+        vec![observation(
+            "r1",
+            "E174M12345",
+            T0 - DAY,
+            json!({ "total": 100_000 }),
+        )],
+    );
+    let (status, body) = post(&f.app, "/api/v1/agent/readings", tok, first).await;
+    assert_eq!(
+        (status, outcomes(&body)),
+        (200, vec!["accepted".to_owned()]),
+        "{body}"
+    );
+    // a day at 30 pages a minute is at most 43,200 pages
+    let second = batch(
+        "r2",
+        vec![observation(
+            "r2",
+            "E174M12345",
+            T0,
+            json!({ "total": 150_000 }),
+        )],
+    );
+    let (status, body) = post(&f.app, "/api/v1/agent/readings", tok, second).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(outcomes(&body), ["rejected"], "{body:#}");
+    let reasons = body["results"][0]["counters"][0]["reasons"].to_string();
+    assert!(reasons.contains("rated 30 pages per minute"), "{reasons}");
+}
+
 backends!(
+    a_devices_rated_speed_bounds_what_it_can_have_printed,
     devices_are_found_by_mac_or_asset_tag_only_without_a_serial,
     enrollment_trades_a_one_time_code_for_a_token,
     uploads_go_through_the_pipeline_and_answer_per_observation,
