@@ -141,18 +141,14 @@ fn meter_runs_poll_the_printers_of_the_discovery_ranges_and_status_runs_remember
     )
     .unwrap();
     let agent = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_printyx-agent"))
-            .arg("--config")
-            .arg(&config)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        e2e::succeeded(
+            &Command::new(env!("CARGO_BIN_EXE_printyx-agent"))
+                .arg("--config")
+                .arg(&config)
+                .args(args)
+                .output()
+                .unwrap(),
+        )
     };
     assert_eq!(
         agent(&["collect", "--tier", "meters"]).trim(),

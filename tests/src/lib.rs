@@ -6,6 +6,7 @@ pub mod ber;
 pub mod peers;
 
 use std::path::PathBuf;
+use std::process::Output;
 
 /// A binary of this workspace (`printyx`, `printyx-agent`), beside the running test. Cargo is
 /// asked every time (a no-op when it is fresh): `cargo test -p portal` alone does not rebuild
@@ -31,4 +32,17 @@ pub fn workspace_binary(package: &str, name: &str) -> PathBuf {
     }
     assert!(path.exists(), "{} not found after building", path.display());
     path
+}
+
+/// The standard output of a program that must have succeeded; otherwise the test fails with
+/// everything it printed.
+pub fn succeeded(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "command failed ({}): {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -4,7 +4,7 @@
 
 use crate::backends;
 use crate::harness::TestDb;
-use e2e::peers;
+use e2e::{peers, succeeded};
 use ingest::domain::SerialNumber;
 use portal::accounts::NewAccount;
 use portal::db::TenantDb;
@@ -131,16 +131,6 @@ impl Agent {
     }
 }
 
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "agent failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// A tenant whose two copiers are the recordings the agent polls, and its agent: the tenant,
 /// the agent's id and its enrollment code.
 async fn fleet(t: &TestDb) -> (TenantDb, AgentId, String) {
@@ -251,7 +241,7 @@ async fn site(t: &TestDb) -> Site {
         .await
         .unwrap();
     let agent = Agent::new(&server.url(), &sim.target());
-    let out = ok(&agent.run(&["enroll", "--code", &code]).await);
+    let out = succeeded(&agent.run(&["enroll", "--code", &code]).await);
     assert!(out.contains("enrolled as agent"), "{out}");
     Site {
         db,
@@ -279,7 +269,7 @@ async fn through_an_outage_the_outbox_drains_in_order_without_duplicates(t: Test
     // the server goes down; the agent keeps collecting
     server.stop().await;
     for _ in 0..3 {
-        let out = ok(&agent.run(&["collect", "--tier", "meters"]).await);
+        let out = succeeded(&agent.run(&["collect", "--tier", "meters"]).await);
         assert!(out.contains("2 devices polled, 0 failed"), "{out}");
     }
     let out = agent.run(&["upload"]).await;
@@ -351,7 +341,7 @@ async fn kill_9_at_random_moments_loses_and_duplicates_nothing(t: TestDb) {
     }
     assert_eq!(kills, 12);
     // whatever was committed and not yet acknowledged goes now
-    ok(&agent.run(&["upload"]).await);
+    succeeded(&agent.run(&["upload"]).await);
     wait_until_drained(agent).await;
     let sent = assert_exactly_once(&t, agent).await;
     eprintln!("{sent} observations arrived exactly once across {kills} kills");
@@ -366,7 +356,7 @@ async fn a_revoked_agent_keeps_its_readings_and_says_to_enroll_again(t: TestDb) 
         .run(async |tx| tx.revoke_agent(agent_id).await)
         .await
         .unwrap();
-    ok(&agent.run(&["collect"]).await);
+    succeeded(&agent.run(&["collect"]).await);
     let out = agent.run(&["upload"]).await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
@@ -409,9 +399,9 @@ async fn over_https_the_server_certificate_is_verified_against_the_configured_ca
         ),
     )
     .unwrap();
-    ok(&agent.run(&["enroll", "--code", &code]).await);
-    ok(&agent.run(&["collect"]).await);
-    let out = ok(&agent.run(&["upload"]).await);
+    succeeded(&agent.run(&["enroll", "--code", &code]).await);
+    succeeded(&agent.run(&["collect"]).await);
+    let out = succeeded(&agent.run(&["upload"]).await);
     assert!(out.contains("2 observations uploaded"), "{out}");
     assert_eq!(assert_exactly_once(&t, &agent).await, 2);
 }
