@@ -11,7 +11,7 @@ use crate::domain::{
 };
 use crate::ids::{AgentId, EquipmentId};
 use crate::pipeline::{
-    self, Counter, DeviceMatch, Facts, MeterFacts, PipelineConfig, Submission, Verdict,
+    self, Counter, DeviceFacts, DeviceMatch, Facts, MeterFacts, PipelineConfig, Submission, Verdict,
 };
 use crate::wire::{
     Alert, Batch, BatchError, BatchResponse, CounterResult, Observation, ObservationResult,
@@ -55,7 +55,33 @@ pub struct DecidedReading {
     pub agent_id: Option<AgentId>,
 }
 
-/// What ingest needs from storage, inside one transaction of one tenant.
+/// The meters of one device whose facts are wanted, around one read time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FactsQuery {
+    pub equipment: EquipmentId,
+    pub kinds: Vec<MeterKind>,
+    pub read_at: i64,
+}
+
+/// Where a reading came from, kept with it: for agents the observation and its raw values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvidence {
+    /// `snmp` or `mqtt`.
+    pub kind: &'static str,
+    pub summary: String,
+    pub payload: Option<String>,
+}
+
+/// A device that reported in at `at`, from `ip` when known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceReport {
+    pub equipment: EquipmentId,
+    pub ip: Option<String>,
+    pub at: i64,
+}
+
+/// What ingest needs from storage, inside one transaction of one tenant. Every question is
+/// asked for a whole batch at once: a statement costs more than the rows it touches.
 pub trait IngestPort: Send {
     type Error: std::error::Error + Send + Sync + 'static;
 
@@ -76,36 +102,34 @@ pub trait IngestPort: Send {
     fn meter_kinds(
         &mut self,
     ) -> impl Future<Output = Result<BTreeSet<MeterKind>, Self::Error>> + Send;
-    fn find_device(
+    /// The device each query identifies, in the order asked: a batch asks once.
+    fn find_devices(
         &mut self,
-        query: &DeviceQuery,
-    ) -> impl Future<Output = Result<DeviceMatch, Self::Error>> + Send;
+        queries: &[DeviceQuery],
+    ) -> impl Future<Output = Result<Vec<DeviceMatch>, Self::Error>> + Send;
     /// Whether another tenant has a device with this serial (asked only when this tenant has
     /// none): an agent must never report into another dealer's fleet.
     fn serial_of_other_tenant(
         &mut self,
         serial: &SerialNumber,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
-    /// The facts of these meters of the device around `read_at`, by kind (a kind without
-    /// history may be left out).
+    /// For each query, the facts of its meters around its read time, by kind (a kind without
+    /// history may be left out); in the order asked. No two queries name the same device.
     fn meter_facts(
         &mut self,
-        equipment: EquipmentId,
-        kinds: &[MeterKind],
-        read_at: i64,
-    ) -> impl Future<Output = Result<BTreeMap<MeterKind, MeterFacts>, Self::Error>> + Send;
+        queries: &[FactsQuery],
+    ) -> impl Future<Output = Result<Vec<BTreeMap<MeterKind, MeterFacts>>, Self::Error>> + Send;
     /// The readings stored under any of these idempotency keys: (key, value, read time).
     fn readings_by_keys(
         &mut self,
         keys: &[String],
     ) -> impl Future<Output = Result<Vec<(String, MeterValue, i64)>, Self::Error>> + Send;
+    /// Stores evidence records and returns their ids, in the order given.
     fn store_evidence(
         &mut self,
-        kind: &str,
-        summary: &str,
-        payload: Option<&str>,
-    ) -> impl Future<Output = Result<i64, Self::Error>> + Send;
-    /// Stores the readings (one observation's), and a review item for each whose verdict is
+        evidence: &[NewEvidence],
+    ) -> impl Future<Output = Result<Vec<i64>, Self::Error>> + Send;
+    /// Stores the readings (of one or many observations), and a review item for each whose verdict is
     /// review. A reading whose key is already stored is left as it is.
     fn store_readings(
         &mut self,
@@ -124,11 +148,10 @@ pub trait IngestPort: Send {
         alerts: &[Alert],
         observed_at: i64,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
-    fn record_report(
+    /// The devices reported in: their last address and when they last reported.
+    fn record_reports(
         &mut self,
-        equipment: EquipmentId,
-        ip: Option<&str>,
-        at: i64,
+        reports: &[DeviceReport],
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
     /// An unregistered device, for the dealer's "new devices" list.
     fn record_new_device(
@@ -235,13 +258,16 @@ pub async fn process_batch<P: IngestPort>(
         BatchClaim::New => {}
     }
     let kinds = port.meter_kinds().await.map_err(UploadError::Port)?;
-    let mut results = Vec::with_capacity(batch.observations.len());
-    for obs in &batch.observations {
-        results.push(
-            process_observation(port, Origin::Agent(agent), obs, received_at, config, &kinds)
-                .await?,
-        );
-    }
+    let observations: Vec<&Observation> = batch.observations.iter().collect();
+    let results = process_observations(
+        port,
+        Origin::Agent(agent),
+        &observations,
+        received_at,
+        config,
+        &kinds,
+    )
+    .await?;
     let response = BatchResponse {
         batch_id: batch.batch_id.clone(),
         results,
@@ -254,7 +280,7 @@ pub async fn process_batch<P: IngestPort>(
     Ok(response)
 }
 
-/// Processes one observation (an agent's, or one MQTT message). The caller validated it
+/// Processes one observation (one MQTT message). The caller validated it
 /// (`Observation::validate`) and commits the port's transaction on `Ok`.
 pub async fn process_observation<P: IngestPort>(
     port: &mut P,
@@ -264,175 +290,324 @@ pub async fn process_observation<P: IngestPort>(
     config: &PipelineConfig,
     kinds: &BTreeSet<MeterKind>,
 ) -> Result<ObservationResult, UploadError<P::Error>> {
-    let mut remarks = Vec::new();
-    let query = device_query(obs, &mut remarks);
-    let device = port.find_device(&query).await.map_err(UploadError::Port)?;
-    let DeviceMatch::Known(known) = &device else {
-        if let Some(serial) = &query.serial
-            && port
-                .serial_of_other_tenant(serial)
-                .await
-                .map_err(UploadError::Port)?
-        {
-            return Err(UploadError::ForeignDevice(format!(
-                "observation {}: serial {serial} belongs to another dealer's equipment",
-                obs.id
-            )));
-        }
-        port.record_new_device(origin.agent(), obs)
-            .await
-            .map_err(UploadError::Port)?;
-        let facts = Facts {
-            device: device.clone(),
-            meters: BTreeMap::new(),
-        };
-        let decision =
-            pipeline::decide(&submission(origin, obs, received_at, kinds), &facts, config);
-        let reasons = decision
-            .counters
-            .first()
-            .map(|c| c.reasons.clone())
-            .unwrap_or_else(|| {
-                vec![Reason::new(
-                    "identify",
-                    Outcome::Flag,
-                    "unknown device: listed for the dealer as a new device",
-                )]
-            });
-        remarks.extend(reasons);
-        return Ok(uniform(obs, ResultOutcome::Review, remarks));
-    };
-    let equipment = known.equipment_id;
+    let mut results =
+        process_observations(port, origin, &[obs], received_at, config, kinds).await?;
+    results.pop().ok_or_else(|| {
+        UploadError::Conflict("an observation was processed without a result".into())
+    })
+}
 
-    // Re-sent observation? Its readings are stored under their keys.
-    let keys: Vec<String> = obs.meters.keys().map(|k| origin.key(&obs.id, k)).collect();
-    let found = port
+/// Processes observations of one origin, answering in their order. The caller validated them
+/// (ids unique) and commits the port's transaction on `Ok`.
+///
+/// Set-based: each step asks storage once for the whole set — identify every device, look up
+/// every re-sent key, gather every device's facts, store all evidence, all readings, all
+/// reports — so a 500-observation batch costs a handful of statements, not thousands. A
+/// device reported twice in one set is decided twice, in order, in successive waves: its
+/// second reading is judged against the first.
+pub async fn process_observations<P: IngestPort>(
+    port: &mut P,
+    origin: Origin<'_>,
+    observations: &[&Observation],
+    received_at: i64,
+    config: &PipelineConfig,
+    kinds: &BTreeSet<MeterKind>,
+) -> Result<Vec<ObservationResult>, UploadError<P::Error>> {
+    let mut remarks: Vec<Vec<Reason>> = vec![Vec::new(); observations.len()];
+    let queries: Vec<DeviceQuery> = observations
+        .iter()
+        .zip(&mut remarks)
+        .map(|(obs, remarks)| device_query(obs, remarks))
+        .collect();
+    let devices = port
+        .find_devices(&queries)
+        .await
+        .map_err(UploadError::Port)?;
+    if devices.len() != observations.len() {
+        return Err(UploadError::Conflict(format!(
+            "storage identified {} devices for {} observations",
+            devices.len(),
+            observations.len()
+        )));
+    }
+    let mut results: Vec<Option<ObservationResult>> = vec![None; observations.len()];
+
+    // Unknown devices: refused when another dealer's, otherwise listed as new.
+    let mut waves: Vec<Vec<(usize, DeviceFacts)>> = Vec::new();
+    let mut seen: BTreeMap<EquipmentId, usize> = BTreeMap::new();
+    for (i, device) in devices.into_iter().enumerate() {
+        let obs = observations[i];
+        match device {
+            DeviceMatch::Known(known) => {
+                let wave = seen.entry(known.equipment_id).or_insert(0);
+                if waves.len() <= *wave {
+                    waves.push(Vec::new());
+                }
+                waves[*wave].push((i, known));
+                *wave += 1;
+            }
+            unknown @ DeviceMatch::Unknown { .. } => {
+                if let Some(serial) = &queries[i].serial
+                    && port
+                        .serial_of_other_tenant(serial)
+                        .await
+                        .map_err(UploadError::Port)?
+                {
+                    return Err(UploadError::ForeignDevice(format!(
+                        "observation {}: serial {serial} belongs to another dealer's equipment",
+                        obs.id
+                    )));
+                }
+                port.record_new_device(origin.agent(), obs)
+                    .await
+                    .map_err(UploadError::Port)?;
+                let facts = Facts {
+                    device: unknown,
+                    meters: BTreeMap::new(),
+                };
+                let decision =
+                    pipeline::decide(&submission(origin, obs, received_at, kinds), &facts, config);
+                let reasons = decision
+                    .counters
+                    .first()
+                    .map(|c| c.reasons.clone())
+                    .unwrap_or_else(|| {
+                        vec![Reason::new(
+                            "identify",
+                            Outcome::Flag,
+                            "unknown device: listed for the dealer as a new device",
+                        )]
+                    });
+                let mut reasons_all = std::mem::take(&mut remarks[i]);
+                reasons_all.extend(reasons);
+                results[i] = Some(uniform(obs, ResultOutcome::Review, reasons_all));
+            }
+        }
+    }
+
+    for wave in waves {
+        let decided = decide_wave(
+            port,
+            origin,
+            observations,
+            &wave,
+            received_at,
+            config,
+            kinds,
+        )
+        .await?;
+        for (i, counters) in decided {
+            let overall = counters
+                .iter()
+                .map(|c| c.outcome)
+                .max()
+                .unwrap_or(ResultOutcome::Accepted);
+            results[i] = Some(ObservationResult {
+                id: observations[i].id.clone(),
+                outcome: overall,
+                counters,
+                reasons: std::mem::take(&mut remarks[i]),
+            });
+        }
+    }
+    // every observation got a result above: unknown devices, duplicates, or decided
+    Ok(results.into_iter().flatten().collect())
+}
+
+/// One wave: observations of distinct known devices, decided and stored together. Returns
+/// each observation's counter results.
+async fn decide_wave<P: IngestPort>(
+    port: &mut P,
+    origin: Origin<'_>,
+    observations: &[&Observation],
+    wave: &[(usize, DeviceFacts)],
+    received_at: i64,
+    config: &PipelineConfig,
+    kinds: &BTreeSet<MeterKind>,
+) -> Result<Vec<(usize, Vec<CounterResult>)>, UploadError<P::Error>> {
+    // Re-sent observations? Their readings are stored under their keys.
+    let keys: Vec<String> = wave
+        .iter()
+        .flat_map(|(i, _)| {
+            let obs = observations[*i];
+            obs.meters.keys().map(move |k| origin.key(&obs.id, k))
+        })
+        .collect();
+    let found: BTreeMap<String, (MeterValue, i64)> = port
         .readings_by_keys(&keys)
         .await
-        .map_err(UploadError::Port)?;
-    for (key, v, at) in &found {
-        let sent = obs
-            .meters
-            .iter()
-            .find(|(k, _)| origin.key(&obs.id, k) == *key)
-            .map(|(_, value)| *value);
-        if sent != Some(v.get() as u64) || *at != obs.read_at {
-            return Err(UploadError::Conflict(format!(
-                "observation {} was already received with different values",
-                obs.id
-            )));
+        .map_err(UploadError::Port)?
+        .into_iter()
+        .map(|(key, value, at)| (key, (value, at)))
+        .collect();
+    let mut out = Vec::with_capacity(wave.len());
+    let mut fresh = Vec::with_capacity(wave.len());
+    for (i, known) in wave {
+        let obs = observations[*i];
+        let mut stored = 0;
+        for (kind, sent) in &obs.meters {
+            if let Some((value, at)) = found.get(&origin.key(&obs.id, kind)) {
+                if *sent != value.get() as u64 || *at != obs.read_at {
+                    return Err(UploadError::Conflict(format!(
+                        "observation {} was already received with different values",
+                        obs.id
+                    )));
+                }
+                stored += 1;
+            }
+        }
+        if stored > 0 && stored == obs.meters.len() {
+            out.push((
+                *i,
+                uniform(obs, ResultOutcome::Duplicate, Vec::new()).counters,
+            ));
+        } else {
+            fresh.push((*i, known, submission(origin, obs, received_at, kinds)));
         }
     }
-    if !found.is_empty() && found.len() == obs.meters.len() {
-        return Ok(uniform(obs, ResultOutcome::Duplicate, remarks));
-    }
 
-    let submission = submission(origin, obs, received_at, kinds);
-    let kinds_read: Vec<MeterKind> = submission.counters.iter().map(|c| c.kind.clone()).collect();
-    let mut all_facts = port
-        .meter_facts(equipment, &kinds_read, obs.read_at)
+    let queries: Vec<FactsQuery> = fresh
+        .iter()
+        .map(|(i, known, sub)| FactsQuery {
+            equipment: known.equipment_id,
+            kinds: sub.counters.iter().map(|c| c.kind.clone()).collect(),
+            read_at: observations[*i].read_at,
+        })
+        .collect();
+    let all_facts = port
+        .meter_facts(&queries)
         .await
         .map_err(UploadError::Port)?;
-    let facts = Facts {
-        device: device.clone(),
-        meters: submission
-            .counters
-            .iter()
-            .map(|c| {
-                (
-                    c.kind.clone(),
-                    all_facts.remove(&c.kind).unwrap_or_default(),
-                )
-            })
-            .collect(),
-    };
-    let decision = pipeline::decide(&submission, &facts, config);
-
-    let evidence_id = if decision
-        .counters
+    if all_facts.len() != queries.len() {
+        return Err(UploadError::Conflict(format!(
+            "storage gave facts for {} of {} devices",
+            all_facts.len(),
+            queries.len()
+        )));
+    }
+    let decisions: Vec<_> = fresh
         .iter()
-        .any(|c| c.verdict != Verdict::Duplicate)
-    {
-        let payload = obs.evidence.as_ref().map(|e| e.to_string());
-        let summary = format!(
-            "{} observation {} from {}",
-            source_name(obs.source),
-            obs.id,
-            origin.describe()
-        );
-        Some(
-            port.store_evidence(source_name(obs.source), &summary, payload.as_deref())
-                .await
-                .map_err(UploadError::Port)?,
-        )
-    } else {
-        None
-    };
-    let mut counters = Vec::new();
+        .zip(all_facts)
+        .map(|((_, known, sub), mut meters)| {
+            let facts = Facts {
+                device: DeviceMatch::Known((*known).clone()),
+                meters: sub
+                    .counters
+                    .iter()
+                    .map(|c| (c.kind.clone(), meters.remove(&c.kind).unwrap_or_default()))
+                    .collect(),
+            };
+            let decision = pipeline::decide(sub, &facts, config);
+            (facts, decision)
+        })
+        .collect();
+
+    // Evidence for every observation with something new to store.
+    let needs_evidence: Vec<bool> = decisions
+        .iter()
+        .map(|(_, d)| d.counters.iter().any(|c| c.verdict != Verdict::Duplicate))
+        .collect();
+    let evidence: Vec<NewEvidence> = fresh
+        .iter()
+        .zip(&needs_evidence)
+        .filter(|(_, needed)| **needed)
+        .map(|((i, _, _), _)| {
+            let obs = observations[*i];
+            NewEvidence {
+                kind: source_name(obs.source),
+                summary: format!(
+                    "{} observation {} from {}",
+                    source_name(obs.source),
+                    obs.id,
+                    origin.describe()
+                ),
+                payload: obs.evidence.as_ref().map(|e| e.to_string()),
+            }
+        })
+        .collect();
+    let mut evidence_ids = port
+        .store_evidence(&evidence)
+        .await
+        .map_err(UploadError::Port)?
+        .into_iter();
+
     let mut readings = Vec::new();
-    for c in &decision.counters {
-        if c.verdict != Verdict::Duplicate {
-            readings.push(DecidedReading {
-                equipment_id: equipment,
-                meter_kind: c.kind.clone(),
-                segment: facts.meters.get(&c.kind).map_or(0, |m| m.segment),
-                value: c.value,
-                read_at: obs.read_at,
-                source: submission.source,
-                verdict: c.verdict,
+    let mut reports = Vec::with_capacity(fresh.len());
+    for (((i, known, sub), (facts, decision)), needed) in
+        fresh.iter().zip(&decisions).zip(needs_evidence)
+    {
+        let obs = observations[*i];
+        let evidence_id = if needed {
+            Some(evidence_ids.next().ok_or_else(|| {
+                UploadError::Conflict("storage returned fewer evidence ids than asked".into())
+            })?)
+        } else {
+            None
+        };
+        let mut counters = Vec::new();
+        for c in &decision.counters {
+            if c.verdict != Verdict::Duplicate {
+                readings.push(DecidedReading {
+                    equipment_id: known.equipment_id,
+                    meter_kind: c.kind.clone(),
+                    segment: facts.meters.get(&c.kind).map_or(0, |m| m.segment),
+                    value: c.value,
+                    read_at: obs.read_at,
+                    source: sub.source,
+                    verdict: c.verdict,
+                    reasons: c.reasons.clone(),
+                    evidence_id,
+                    idempotency_key: origin.key(&obs.id, &c.kind),
+                    agent_id: origin.agent(),
+                });
+            }
+            counters.push(CounterResult {
+                kind: c.kind.clone(),
+                value: c.value.get() as u64,
+                outcome: outcome(c.verdict),
                 reasons: c.reasons.clone(),
-                evidence_id,
-                idempotency_key: origin.key(&obs.id, &c.kind),
-                agent_id: origin.agent(),
             });
         }
-        counters.push(CounterResult {
-            kind: c.kind.clone(),
-            value: c.value.get() as u64,
-            outcome: outcome(c.verdict),
-            reasons: c.reasons.clone(),
+        // Counters of kinds this dealer does not define are refused, not stored.
+        for (kind, value) in obs.meters.iter().filter(|(k, _)| !kinds.contains(*k)) {
+            counters.push(CounterResult {
+                kind: kind.clone(),
+                value: *value,
+                outcome: ResultOutcome::Rejected,
+                reasons: vec![Reason::new(
+                    "identify",
+                    Outcome::Reject,
+                    format!("meter kind {kind} is not defined for this dealer"),
+                )],
+            });
+        }
+        reports.push(DeviceReport {
+            equipment: known.equipment_id,
+            ip: obs.device.ip.clone(),
+            at: obs.read_at,
         });
+        out.push((*i, counters));
     }
     port.store_readings(&readings)
         .await
         .map_err(UploadError::Port)?;
-    // Counters of kinds this dealer does not define are refused, not stored.
-    for (kind, value) in obs.meters.iter().filter(|(k, _)| !kinds.contains(*k)) {
-        counters.push(CounterResult {
-            kind: kind.clone(),
-            value: *value,
-            outcome: ResultOutcome::Rejected,
-            reasons: vec![Reason::new(
-                "identify",
-                Outcome::Reject,
-                format!("meter kind {kind} is not defined for this dealer"),
-            )],
-        });
+    for (i, known, _) in &fresh {
+        let obs = observations[*i];
+        if let Some(supplies) = &obs.supplies {
+            port.record_supplies(known.equipment_id, supplies, obs.read_at)
+                .await
+                .map_err(UploadError::Port)?;
+        }
+        if let Some(alerts) = &obs.alerts {
+            port.record_alerts(known.equipment_id, alerts, obs.read_at)
+                .await
+                .map_err(UploadError::Port)?;
+        }
     }
-    if let Some(supplies) = &obs.supplies {
-        port.record_supplies(equipment, supplies, obs.read_at)
-            .await
-            .map_err(UploadError::Port)?;
-    }
-    if let Some(alerts) = &obs.alerts {
-        port.record_alerts(equipment, alerts, obs.read_at)
-            .await
-            .map_err(UploadError::Port)?;
-    }
-    port.record_report(equipment, obs.device.ip.as_deref(), obs.read_at)
+    port.record_reports(&reports)
         .await
         .map_err(UploadError::Port)?;
-    let overall = counters
-        .iter()
-        .map(|c| c.outcome)
-        .max()
-        .unwrap_or(ResultOutcome::Accepted);
-    Ok(ObservationResult {
-        id: obs.id.clone(),
-        outcome: overall,
-        counters,
-        reasons: remarks,
-    })
+    Ok(out)
 }
 
 /// A result in which every counter of the observation has the same outcome.

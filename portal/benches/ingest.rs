@@ -8,7 +8,9 @@
 //!    into the real server (validated by the pipeline, committed), against the same rows
 //!    inserted bare (SQLite: one prepared INSERT per row in one transaction per batch;
 //!    PostgreSQL: COPY) into an identically migrated database.
-//! 2. Single-reading uploads from 200 concurrent agents (10 each): p50 / p99 latency.
+//! 2. Single-reading uploads from 200 concurrent agents, 10 each: p50 / p99 latency when each
+//!    agent uploads once a second (open loop, from a random start), and the saturation rate
+//!    when each uploads again as soon as it is answered (closed loop).
 //!
 //! PostgreSQL comes from PRINTYX_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres).
 #![allow(
@@ -289,8 +291,24 @@ fn SystemClock_now() -> i64 {
 }
 
 /// The same rows, inserted bare: after the same warm-up day and ANALYZE, the timed 20 days.
+/// "The same rows" includes what they refer to, as the pipeline's do: the agent that sent
+/// them and an evidence record per observation (created beforehand, untimed), so the
+/// baseline pays the same foreign-key checks.
 async fn bare_rate(t: &Target) -> f64 {
     let (db, ids) = fleet(t).await;
+    let tenant_id = db
+        .tenant_by_slug(&TenantSlug::parse("bench").unwrap())
+        .await
+        .unwrap()
+        .id;
+    let agent = db
+        .tenant(tenant_id)
+        .run(async |tx| tx.create_agent("bare").await)
+        .await
+        .unwrap()
+        .agent
+        .id
+        .0;
     db.close().await;
     let start = SystemClock_now() - (BATCHES as i64 + 1) * DAY;
     let tenant: i64 = {
@@ -300,12 +318,32 @@ async fn bare_rate(t: &Target) -> f64 {
             .await
             .unwrap()
     };
-    let rows_of = |k: usize| -> Vec<(i64, &'static str, i64, i64, String)> {
+    let evidence: Vec<i64> = {
+        let mut c = AnyConnection::connect(&t.owner_url).await.unwrap();
+        let mut tx = c.begin().await.unwrap();
+        let mut out = Vec::new();
+        for i in 0..(BATCHES + 1) * DEVICES {
+            out.push(
+                sqlx::query_scalar(
+                    "INSERT INTO evidence (tenant_id, kind, summary, created_at) VALUES ($1, 'snmp', $2, 0) RETURNING id",
+                )
+                .bind(tenant)
+                .bind(format!("bare observation {i}"))
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap(),
+            );
+        }
+        tx.commit().await.unwrap();
+        out
+    };
+    let rows_of = |k: usize| -> Vec<(i64, &'static str, i64, i64, String, i64)> {
         day_rows(k, start)
             .into_iter()
             .flat_map(|(d, at, total, mono, color)| {
+                let ev = evidence[k * DEVICES + d];
                 [("total", total), ("mono", mono), ("color", color)]
-                    .map(|(kind, v)| (ids[d], kind, v, at, format!("d{k}-{d}-{kind}")))
+                    .map(|(kind, v)| (ids[d], kind, v, at, format!("d{k}-{d}-{kind}"), ev))
             })
             .collect()
     };
@@ -317,10 +355,10 @@ async fn bare_rate(t: &Target) -> f64 {
                 let rows = rows_of(k);
                 let t0 = Instant::now();
                 let mut tx = c.begin().await.unwrap();
-                for (eq, kind, v, at, key) in rows {
+                for (eq, kind, v, at, key, ev) in rows {
                     sqlx::query(
-                        "INSERT INTO readings (tenant_id, equipment_id, meter_kind, value, read_at, received_at, source, status, idempotency_key) \
-                         VALUES (?, ?, ?, ?, ?, ?, 'agent_snmp', 'accepted', ?)",
+                        "INSERT INTO readings (tenant_id, equipment_id, meter_kind, value, read_at, received_at, source, status, idempotency_key, evidence_id, agent_id) \
+                         VALUES (?, ?, ?, ?, ?, ?, 'agent_snmp', 'accepted', ?, ?, ?)",
                     )
                     .bind(tenant)
                     .bind(eq)
@@ -329,6 +367,8 @@ async fn bare_rate(t: &Target) -> f64 {
                     .bind(at)
                     .bind(at)
                     .bind(key)
+                    .bind(ev)
+                    .bind(agent)
                     .execute(&mut *tx)
                     .await
                     .unwrap();
@@ -346,16 +386,16 @@ async fn bare_rate(t: &Target) -> f64 {
             for k in 0..=BATCHES {
                 let data: String = rows_of(k)
                     .into_iter()
-                    .map(|(eq, kind, v, at, key)| {
+                    .map(|(eq, kind, v, at, key, ev)| {
                         format!(
-                            "{tenant}\t{eq}\t{kind}\t{v}\t{at}\t{at}\tagent_snmp\taccepted\t{key}\n"
+                            "{tenant}\t{eq}\t{kind}\t{v}\t{at}\t{at}\tagent_snmp\taccepted\t{key}\t{ev}\t{agent}\n"
                         )
                     })
                     .collect();
                 let t0 = Instant::now();
                 let mut copy = c
                     .copy_in_raw(
-                        "COPY readings (tenant_id, equipment_id, meter_kind, value, read_at, received_at, source, status, idempotency_key) FROM STDIN",
+                        "COPY readings (tenant_id, equipment_id, meter_kind, value, read_at, received_at, source, status, idempotency_key, evidence_id, agent_id) FROM STDIN",
                     )
                     .await
                     .unwrap();
@@ -372,8 +412,13 @@ async fn bare_rate(t: &Target) -> f64 {
     (BATCHES * DEVICES * 3) as f64 / elapsed.as_secs_f64()
 }
 
-/// p50 and p99 of single-observation uploads from AGENTS concurrent agents.
-async fn latency(t: &Target) -> (Duration, Duration, f64) {
+/// How single-observation uploads from AGENTS concurrent agents fare. `interval: Some(i)`:
+/// each agent uploads every `i`, starting at its own random moment (open loop; latency counted
+/// from when the upload was due, so a server falling behind shows). `None`: each agent uploads
+/// again the moment it has its answer (closed loop: the server's saturation rate; latency is
+/// then AGENTS / rate by Little's law, whatever the server does).
+/// Returns p50, p99 and requests per second.
+async fn latency(t: &Target, interval: Option<Duration>) -> (Duration, Duration, f64) {
     let (db, _) = fleet(t).await;
     let mut tokens = Vec::new();
     for i in 0..AGENTS {
@@ -394,12 +439,23 @@ async fn latency(t: &Target) -> (Duration, Duration, f64) {
             let (http, base) = (http.clone(), base.clone());
             tokio::spawn(async move {
                 let mut lat = Vec::new();
+                // a fixed pseudo-random start per agent (splitmix64 of its number)
+                let mut z = (a as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                let phase = (z ^ (z >> 31)) as f64 / u64::MAX as f64;
                 for r in 0..PER_AGENT {
+                    let due = interval.map(|i| {
+                        tokio::time::Instant::from_std(t0) + i.mul_f64(phase + r as f64)
+                    });
+                    if let Some(due) = due {
+                        tokio::time::sleep_until(due).await;
+                    }
                     let d = (a * PER_AGENT + r) % DEVICES;
                     let body = json!({ "protocol": 1, "batch_id": format!("a{a}-r{r}"), "agent_version": "bench", "sent_at": now,
                         "observations": [{ "id": format!("a{a}-r{r}"), "read_at": now - 60_000 + (a * PER_AGENT + r) as i64, "source": "snmp",
                             "device": { "serial": format!("BENCH-{d}") }, "meters": { "total": 1_000 + (a * PER_AGENT + r) as i64 } }] });
-                    let start = Instant::now();
+                    let start = due.map_or_else(Instant::now, |d| d.into_std());
                     let res = http
                         .post(format!("{base}/api/v1/agent/readings"))
                         .bearer_auth(&token)
@@ -433,9 +489,9 @@ async fn main() {
         .find(|a| a == "sqlite" || a == "postgres");
     let backends = [(Backend::Sqlite, "sqlite"), (Backend::Postgres, "postgres")];
     println!(
-        "| database | pipeline readings/s | bare insert readings/s | ratio | single upload p50 | p99 | requests/s |"
+        "| database | pipeline readings/s | bare insert readings/s | ratio | {AGENTS} agents × 1 upload/s: p50 | p99 | saturation (closed loop): requests/s | p50 | p99 |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (backend, name) in backends
         .into_iter()
         .filter(|(_, n)| only.as_deref().is_none_or(|o| o == *n))
@@ -447,13 +503,19 @@ async fn main() {
         let bare = bare_rate(&b).await;
         drop_target(&b).await;
         let c = target(backend, "latency").await;
-        let (p50, p99, rps) = latency(&c).await;
+        let (p50, p99, _) = latency(&c, Some(Duration::from_secs(1))).await;
         drop_target(&c).await;
+        let d = target(backend, "saturation").await;
+        let (s50, s99, rps) = latency(&d, None).await;
+        drop_target(&d).await;
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
         println!(
-            "| {name} | {rate:.0} | {bare:.0} | {:.2}× | {:.1} ms | {:.1} ms | {rps:.0} |",
+            "| {name} | {rate:.0} | {bare:.0} | {:.2}× | {:.1} ms | {:.1} ms | {rps:.0} | {:.0} ms | {:.0} ms |",
             rate / bare,
-            p50.as_secs_f64() * 1e3,
-            p99.as_secs_f64() * 1e3
+            ms(p50),
+            ms(p99),
+            ms(s50),
+            ms(s99)
         );
     }
 }

@@ -45,6 +45,11 @@ pub struct Db {
     pool: AnyPool,
     backend: Backend,
     clock: Arc<dyn Clock>,
+    /// SQLite has one writer at a time. Writers of this process queue here, in order, and
+    /// each is woken the moment the previous one commits; without it they would wait in
+    /// SQLite's busy handler, which polls with growing sleeps (up to 100 ms) and lets a
+    /// writer that just arrived overtake one that has waited long.
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -99,6 +104,7 @@ impl Db {
             pool,
             backend,
             clock,
+            writer: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
@@ -235,11 +241,20 @@ impl TenantDb {
         // SQLite: take the write lock at BEGIN. A deferred transaction that reads first and
         // writes later fails with "database is locked" if another writer committed in between
         // (WAL snapshots cannot be upgraded); waiting at BEGIN (busy_timeout) cannot.
-        let tx = match self.db.backend {
-            Backend::Sqlite => self.db.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.db.pool.begin().await?,
+        let (tx, writer) = match self.db.backend {
+            Backend::Sqlite => {
+                // the turn first, then a connection: a queued writer holds no connection
+                let turn = self.db.writer.clone().lock_owned().await;
+                (
+                    self.db.pool.begin_with("BEGIN IMMEDIATE").await?,
+                    Some(turn),
+                )
+            }
+            Backend::Postgres => (self.db.pool.begin().await?, None),
         };
-        TenantTx::enter(tx, self.tenant, self.db.backend, self.db.now_ms()).await
+        let mut tx = TenantTx::enter(tx, self.tenant, self.db.backend, self.db.now_ms()).await?;
+        tx._writer = writer;
+        Ok(tx)
     }
 
     /// Runs read-only work in one tenant transaction. On SQLite it does not take the write
@@ -276,6 +291,9 @@ pub struct TenantTx {
     backend: Backend,
     /// The clock's time when the transaction began: one change, one timestamp.
     now: i64,
+    /// SQLite: this process's write turn, released when the transaction ends (after the
+    /// transaction field above, so after its commit or rollback).
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl TenantTx {
@@ -345,6 +363,7 @@ impl TenantTx {
             tenant,
             backend,
             now,
+            _writer: None,
         })
     }
 }

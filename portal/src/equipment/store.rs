@@ -1,7 +1,8 @@
 use super::{Equipment, NewEquipment};
-use crate::db::{DbError, TenantTx, one_row, page_limit};
+use crate::db::{Backend, DbError, TenantTx, one_row, page_limit};
 use crate::ids::{AccountId, ContractId, EquipmentId, SiteId};
 use ingest::domain::{MacAddress, SerialNumber};
+use ingest::upload::DeviceReport;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -178,6 +179,44 @@ impl TenantTx {
             .execute(self.conn())
             .await?,
         )
+    }
+
+    /// Many devices' reports in one statement (one report per device).
+    pub async fn record_equipment_reports(
+        &mut self,
+        reports: &[DeviceReport],
+    ) -> Result<(), DbError> {
+        if reports.is_empty() {
+            return Ok(());
+        }
+        let t = self.t();
+        let list = serde_json::Value::Array(
+            reports
+                .iter()
+                .map(|r| serde_json::json!({ "eq": r.equipment.0, "ip": r.ip, "at": r.at }))
+                .collect(),
+        )
+        .to_string();
+        sqlx::query(match self.backend() {
+            Backend::Postgres => {
+                "UPDATE equipment SET last_ip = COALESCE(j.ip, equipment.last_ip), \
+                   last_reported_at = GREATEST(equipment.last_reported_at, j.at) \
+                 FROM jsonb_to_recordset($2::jsonb) AS j(eq bigint, ip text, at bigint) \
+                 WHERE equipment.tenant_id = $1 AND equipment.id = j.eq"
+            }
+            Backend::Sqlite => {
+                "UPDATE equipment SET last_ip = COALESCE(j.ip, equipment.last_ip), \
+                   last_reported_at = MAX(COALESCE(equipment.last_reported_at, j.at), j.at) \
+                 FROM (SELECT json_extract(value, '$.eq') AS eq, json_extract(value, '$.ip') AS ip, \
+                   json_extract(value, '$.at') AS at FROM json_each($2)) j \
+                 WHERE equipment.tenant_id = $1 AND equipment.id = j.eq"
+            }
+        })
+        .bind(t)
+        .bind(list)
+        .execute(self.conn())
+        .await?;
+        Ok(())
     }
 
     /// `status` is active, inactive or removed (the database refuses anything else).

@@ -1,9 +1,11 @@
 use super::{Evidence, NewReading, Reading, Stored};
-use crate::db::{DbError, TenantTx, page_limit};
+use crate::db::{Backend, DbError, TenantTx, page_limit};
 use crate::ids::{AgentId, EquipmentId, EvidenceId, ReadingId, UserId};
 use ingest::domain::{MeterKind, MeterValue, ReadingStatus, Reason};
+use ingest::upload::NewEvidence;
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use std::collections::BTreeMap;
 
 macro_rules! reading_columns {
     () => {
@@ -221,6 +223,62 @@ impl TenantTx {
         .fetch_one(self.conn())
         .await?;
         evidence(&row)
+    }
+
+    /// Stores evidence records in one statement and returns their ids in the order given.
+    /// RETURNING has no defined order, so each id is matched back by its record's contents;
+    /// records with equal contents are interchangeable.
+    pub async fn create_evidence_many(
+        &mut self,
+        records: &[NewEvidence],
+    ) -> Result<Vec<i64>, DbError> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (t, now) = (self.t(), self.now_ms());
+        let list = serde_json::Value::Array(
+            records
+                .iter()
+                .map(|r| serde_json::json!({ "kind": r.kind, "summary": r.summary, "payload": r.payload }))
+                .collect(),
+        )
+        .to_string();
+        let rows = sqlx::query(match self.backend() {
+            Backend::Postgres => {
+                "INSERT INTO evidence (tenant_id, kind, summary, payload, created_at) \
+                 SELECT $1, e->>'kind', e->>'summary', e->>'payload', $3 \
+                 FROM jsonb_array_elements($2::jsonb) e RETURNING id, kind, summary, payload"
+            }
+            Backend::Sqlite => {
+                "INSERT INTO evidence (tenant_id, kind, summary, payload, created_at) \
+                 SELECT $1, json_extract(e.value, '$.kind'), json_extract(e.value, '$.summary'), \
+                   json_extract(e.value, '$.payload'), $3 \
+                 FROM json_each($2) e RETURNING id, kind, summary, payload"
+            }
+        })
+        .bind(t)
+        .bind(list)
+        .bind(now)
+        .fetch_all(self.conn())
+        .await?;
+        let mut ids: BTreeMap<(String, String, Option<String>), Vec<i64>> = BTreeMap::new();
+        for row in rows {
+            ids.entry((
+                row.try_get("kind")?,
+                row.try_get("summary")?,
+                row.try_get("payload")?,
+            ))
+            .or_default()
+            .push(row.try_get("id")?);
+        }
+        records
+            .iter()
+            .map(|r| {
+                ids.get_mut(&(r.kind.to_owned(), r.summary.clone(), r.payload.clone()))
+                    .and_then(Vec::pop)
+                    .ok_or_else(|| DbError::Refused("evidence was not stored".into()))
+            })
+            .collect()
     }
 
     pub async fn evidence(&mut self, id: EvidenceId) -> Result<Evidence, DbError> {

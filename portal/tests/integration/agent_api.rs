@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use sqlx::{Any, AnyConnection, AssertSqlSafe};
 
 const DAY: i64 = 86_400_000;
+const HOUR: i64 = 3_600_000;
 
 struct Fleet {
     app: TestApp,
@@ -640,7 +641,79 @@ async fn a_devices_rated_speed_bounds_what_it_can_have_printed(t: TestDb) {
     assert!(reasons.contains("rated 30 pages per minute"), "{reasons}");
 }
 
+/// A batch is decided set-wise, but a device that appears twice in it is judged in order:
+/// its second reading against its first, not against the history before the batch.
+async fn a_device_twice_in_one_batch_is_judged_against_itself(t: TestDb) {
+    let f = fleet(t, |_| {}).await;
+    let tok = Some(f.token.as_str());
+    let history = batch(
+        "b1",
+        vec![observation(
+            "o1",
+            "E174M12345",
+            T0 - 30 * DAY,
+            json!({ "total": 100_000 }),
+        )],
+    );
+    let (status, body) = post(&f.app, "/api/v1/agent/readings", tok, history).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = post(
+        &f.app,
+        "/api/v1/agent/readings",
+        tok,
+        batch(
+            "b2",
+            vec![
+                observation(
+                    "o2",
+                    "E174M12345",
+                    T0 - 3 * HOUR,
+                    json!({ "total": 109_000 }),
+                ),
+                // above the history before the batch, below the reading just before it
+                observation(
+                    "o3",
+                    "E174M12345",
+                    T0 - 2 * HOUR,
+                    json!({ "total": 108_000 }),
+                ),
+                // and back in order: judged against o2, the latest accepted before it
+                observation("o4", "E174M12345", T0 - HOUR, json!({ "total": 109_050 })),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        outcomes(&body),
+        ["accepted", "review", "accepted"],
+        "{body:#}"
+    );
+    let reasons = body["results"][1]["counters"][0]["reasons"].to_string();
+    assert!(
+        reasons.contains("109000") || reasons.contains("109,000"),
+        "{reasons}"
+    );
+    assert_eq!(
+        count(
+            &f.app.t,
+            "SELECT COUNT(*) FROM readings WHERE status = 'accepted'"
+        )
+        .await,
+        3
+    );
+    assert_eq!(
+        count(
+            &f.app.t,
+            "SELECT COUNT(*) FROM review_items WHERE status = 'open'"
+        )
+        .await,
+        1
+    );
+}
+
 backends!(
+    a_device_twice_in_one_batch_is_judged_against_itself,
     a_devices_rated_speed_bounds_what_it_can_have_printed,
     devices_are_found_by_mac_or_asset_tag_only_without_a_serial,
     enrollment_trades_a_one_time_code_for_a_token,
