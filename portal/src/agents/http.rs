@@ -43,27 +43,40 @@ pub async fn upload(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or(ApiError::Unauthorized)?;
-    let (tenant, agent) = state
+    let upload = state
         .db
-        .authenticate_agent(token)
+        .open_agent_upload(token)
         .await
         .map_err(|e| match e {
             crate::db::DbError::NotFound => ApiError::Unauthorized,
             other => other.into(),
         })?;
-    let batch: Batch = json(&body)?;
-    let db = state.db.tenant(tenant);
-    let mut tx = db.begin().await?;
-    let received_at = tx.now_ms();
-    match process_batch(&mut tx, agent, &batch, received_at, &state.config.pipeline).await {
-        Ok(response) => {
-            tx.commit().await?;
-            Ok(Json(response))
+    let (seen, db) = (upload.seen, upload.db.clone());
+    let (tenant, agent) = (seen.tenant, seen.agent);
+    let batch: Batch = match json(&body) {
+        Ok(batch) => batch,
+        Err(e) => {
+            drop(upload);
+            db.run(async |tx| tx.note_agent_seen(&seen).await).await?;
+            return Err(e);
         }
-        Err(UploadError::Invalid(e)) => Err(ApiError::Invalid(e.to_string())),
-        Err(UploadError::Conflict(m)) => Err(ApiError::Invalid(m)),
-        Err(UploadError::ForeignDevice(m)) => {
-            drop(tx); // nothing of the batch is kept
+    };
+    let mut tx = upload.begin().await?;
+    let received_at = tx.now_ms();
+    let refused =
+        match process_batch(&mut tx, agent, &batch, received_at, &state.config.pipeline).await {
+            Ok(response) => {
+                tx.commit().await?;
+                return Ok(Json(response));
+            }
+            Err(refused) => refused,
+        };
+    drop(tx); // nothing of the batch is kept; the contact is
+    db.run(async |tx| tx.note_agent_seen(&seen).await).await?;
+    match refused {
+        UploadError::Invalid(e) => Err(ApiError::Invalid(e.to_string())),
+        UploadError::Conflict(m) => Err(ApiError::Invalid(m)),
+        UploadError::ForeignDevice(m) => {
             let entry = AuditEntry {
                 actor_kind: "agent".into(),
                 actor_id: Some(agent.0),
@@ -82,6 +95,6 @@ pub async fn upload(
             tracing::warn!(tenant = %tenant, agent = %agent, "{m}");
             Err(ApiError::Refused(m))
         }
-        Err(UploadError::Port(e)) => Err(e.into()),
+        UploadError::Port(e) => Err(e.into()),
     }
 }

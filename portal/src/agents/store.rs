@@ -2,7 +2,7 @@ use super::{
     Agent, ENROLLMENT_VALIDITY_MS, NewAgent, new_code, new_secret, parse_enrollment_code,
     parse_token, secret_hash,
 };
-use crate::db::{Db, DbError, TenantTx, one_row};
+use crate::db::{Backend, Db, DbError, TenantDb, TenantTx, one_row};
 use crate::ids::AgentId;
 use crate::tenants::{TenantSlug, parse_name};
 use ingest::ids::TenantId;
@@ -83,47 +83,116 @@ impl Db {
         Ok((tenant, agent_id, token))
     }
 
-    /// The tenant and agent a bearer token belongs to; `NotFound` for anything else
-    /// (malformed, unknown, revoked). Notes when the agent was last seen.
-    pub async fn authenticate_agent(&self, token: &str) -> Result<(TenantId, AgentId), DbError> {
+    /// The agent a bearer token belongs to; `NotFound` for anything else (malformed, unknown,
+    /// revoked). A read: authentication must not queue behind writers on every request. The
+    /// caller notes the contact ([`TenantTx::note_agent_seen`]) in the transaction it writes
+    /// anyway, so an upload costs one commit, not two.
+    pub async fn authenticate_agent(&self, token: &str) -> Result<AuthenticatedAgent, DbError> {
         let tenant = parse_token(token).ok_or(DbError::NotFound)?;
-        let hash = secret_hash(token);
-        let db = self.tenant(tenant);
-        // A read: authentication must not queue behind writers on every request.
-        let (id, last_seen) = db
-            .read(async |tx| {
-                let t = tx.t();
-                let row: Option<(i64, Option<i64>)> = sqlx::query_as(
-                    "SELECT id, last_seen_at FROM agents \
-                     WHERE tenant_id = $1 AND token_hash = $2 AND revoked_at IS NULL",
-                )
-                .bind(t)
-                .bind(&hash)
-                .fetch_optional(tx.conn())
-                .await?;
-                row.ok_or(DbError::NotFound)
-            })
+        self.tenant(tenant)
+            .read(async |tx| tx.agent_by_token(token).await)
             .await
-            .map_err(|e| match e {
-                // a well-formed token naming a tenant that does not exist
-                DbError::Refused(_) => DbError::NotFound,
-                other => other,
-            })?;
-        // "Last seen" to the minute is enough for the dealer's agent list and silence checks.
-        if last_seen.is_none_or(|at| db.now_ms() - at >= LAST_SEEN_RESOLUTION_MS) {
-            db.run(async |tx| {
-                let (t, now) = (tx.t(), tx.now_ms());
-                sqlx::query("UPDATE agents SET last_seen_at = $3 WHERE tenant_id = $1 AND id = $2")
-                    .bind(t)
-                    .bind(id)
-                    .bind(now)
-                    .execute(tx.conn())
-                    .await?;
-                Ok(())
-            })
-            .await?;
+            .map_err(unknown_tenant_is_unknown_token)
+    }
+
+    /// An agent's upload: authenticated, and on PostgreSQL already inside the transaction that
+    /// will store it (one transaction and its round trips less per upload). On SQLite the
+    /// write turn is taken only once the body is read ([`AgentUpload::begin`]), so a
+    /// malformed or slow body never holds the one writer.
+    pub async fn open_agent_upload(&self, token: &str) -> Result<AgentUpload, DbError> {
+        let tenant = parse_token(token).ok_or(DbError::NotFound)?;
+        let db = self.tenant(tenant);
+        match self.backend() {
+            Backend::Sqlite => Ok(AgentUpload {
+                seen: self.authenticate_agent(token).await?,
+                db,
+                tx: None,
+            }),
+            Backend::Postgres => {
+                let mut tx = db.begin().await.map_err(unknown_tenant_is_unknown_token)?;
+                let seen = tx.agent_by_token(token).await?;
+                Ok(AgentUpload {
+                    seen,
+                    db,
+                    tx: Some(tx),
+                })
+            }
         }
-        Ok((tenant, AgentId(id)))
+    }
+}
+
+/// A well-formed token naming a tenant that does not exist is an unknown token.
+fn unknown_tenant_is_unknown_token(e: DbError) -> DbError {
+    match e {
+        DbError::Refused(_) => DbError::NotFound,
+        other => other,
+    }
+}
+
+/// An authenticated agent's upload, before its transaction is necessarily open.
+#[derive(Debug)]
+pub struct AgentUpload {
+    pub seen: AuthenticatedAgent,
+    pub db: TenantDb,
+    tx: Option<TenantTx>,
+}
+
+impl AgentUpload {
+    /// The transaction that stores the upload, with the agent's contact noted in it.
+    pub async fn begin(self) -> Result<TenantTx, DbError> {
+        let mut tx = match self.tx {
+            Some(tx) => tx,
+            None => self.db.begin().await?,
+        };
+        tx.note_agent_seen(&self.seen).await?;
+        Ok(tx)
+    }
+}
+
+/// Who an agent token belongs to, and when that agent was last seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthenticatedAgent {
+    pub tenant: TenantId,
+    pub agent: AgentId,
+    pub last_seen: Option<i64>,
+}
+
+impl TenantTx {
+    async fn agent_by_token(&mut self, token: &str) -> Result<AuthenticatedAgent, DbError> {
+        let t = self.t();
+        let row: Option<(i64, Option<i64>)> = sqlx::query_as(
+            "SELECT id, last_seen_at FROM agents \
+             WHERE tenant_id = $1 AND token_hash = $2 AND revoked_at IS NULL",
+        )
+        .bind(t)
+        .bind(secret_hash(token))
+        .fetch_optional(self.conn())
+        .await?;
+        let (id, last_seen) = row.ok_or(DbError::NotFound)?;
+        Ok(AuthenticatedAgent {
+            tenant: self.tenant_id(),
+            agent: AgentId(id),
+            last_seen,
+        })
+    }
+
+    /// Records that the agent made contact now. "Last seen" to the minute is enough for the
+    /// dealer's agent list and silence checks, so most contacts write nothing.
+    pub async fn note_agent_seen(&mut self, seen: &AuthenticatedAgent) -> Result<(), DbError> {
+        let (t, now) = (self.t(), self.now_ms());
+        if seen
+            .last_seen
+            .is_some_and(|at| now - at < LAST_SEEN_RESOLUTION_MS)
+        {
+            return Ok(());
+        }
+        sqlx::query("UPDATE agents SET last_seen_at = $3 WHERE tenant_id = $1 AND id = $2")
+            .bind(t)
+            .bind(seen.agent.0)
+            .bind(now)
+            .execute(self.conn())
+            .await?;
+        Ok(())
     }
 }
 

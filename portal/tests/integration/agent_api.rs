@@ -712,7 +712,46 @@ async fn a_device_twice_in_one_batch_is_judged_against_itself(t: TestDb) {
     );
 }
 
+/// The dealer's agent list shows when each agent last made contact: written with the upload
+/// itself, at most once a minute, and also when the upload is refused.
+async fn an_agents_last_contact_is_kept_to_the_minute(t: TestDb) {
+    let f = fleet(t, |_| {}).await;
+    let tok = Some(f.token.as_str());
+    let seen = async || {
+        count(
+            &f.app.t,
+            "SELECT COALESCE(MAX(last_seen_at), 0) FROM agents",
+        )
+        .await
+    };
+    let upload = async |id: &str| {
+        let body = batch(
+            id,
+            vec![observation(
+                id,
+                "E174M12345",
+                T0 - HOUR,
+                json!({ "total": 100 }),
+            )],
+        );
+        post(&f.app, "/api/v1/agent/readings", tok, body).await.0
+    };
+    assert_eq!(upload("o1").await, 200);
+    assert_eq!(seen().await, T0);
+    f.app.t.clock.advance_ms(30_000);
+    assert_eq!(upload("o2").await, 200);
+    assert_eq!(seen().await, T0, "within the minute: nothing written");
+    f.app.t.clock.advance_ms(31_000);
+    let (status, _) = post_raw(&f.app, "/api/v1/agent/readings", tok, b"{broken".to_vec()).await;
+    assert_eq!(status, 422);
+    assert_eq!(seen().await, T0 + 61_000, "a refused upload is contact too");
+    f.app.t.clock.advance_ms(60_000);
+    assert_eq!(upload("o3").await, 200);
+    assert_eq!(seen().await, T0 + 121_000);
+}
+
 backends!(
+    an_agents_last_contact_is_kept_to_the_minute,
     a_device_twice_in_one_batch_is_judged_against_itself,
     a_devices_rated_speed_bounds_what_it_can_have_printed,
     devices_are_found_by_mac_or_asset_tag_only_without_a_serial,
