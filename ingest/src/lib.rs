@@ -8,6 +8,8 @@
 pub mod clock;
 pub mod config;
 pub mod domain;
+#[cfg(feature = "email")]
+pub mod email;
 pub mod ids;
 #[cfg(feature = "pipeline")]
 pub mod pipeline;

@@ -63,6 +63,22 @@ enum Command {
     /// The audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Meter ingestion tools.
+    #[command(subcommand)]
+    Ingest(IngestCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum IngestCommand {
+    /// Read meter e-mails (.eml) and print what they state, without storing anything.
+    Extract {
+        /// RFC 5322 message files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print JSON: one object for one file, one object per line (with "file") for several.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +160,55 @@ enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+}
+
+/// `printyx ingest extract`: the e-mail extractors' contract for other tools.
+fn extract_files(files: &[PathBuf], json: bool) -> anyhow::Result<()> {
+    let limits = ingest::email::Limits::default();
+    for file in files {
+        let raw = read_limited(file, limits.max_bytes as u64)?;
+        let extraction = ingest::email::extract(&raw, &limits);
+        if json {
+            let mut value = serde_json::to_value(&extraction)?;
+            if files.len() > 1 {
+                value["file"] = serde_json::Value::String(file.display().to_string());
+            }
+            println!("{value}");
+            continue;
+        }
+        let kind = serde_json::to_value(extraction.kind)?;
+        println!("{}: {}", file.display(), kind.as_str().unwrap_or_default());
+        for d in &extraction.devices {
+            let counters: Vec<String> =
+                d.counters.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            println!(
+                "  {} {} {}: {}",
+                d.serial,
+                d.model.as_deref().unwrap_or("-"),
+                d.read_at.as_deref().unwrap_or("-"),
+                counters.join(" ")
+            );
+        }
+        for w in &extraction.warnings {
+            println!("  warning: {w}");
+        }
+    }
+    Ok(())
+}
+
+/// A file's bytes, refused beyond `limit` (a message is never read whole into memory unchecked).
+fn read_limited(path: &std::path::Path, limit: u64) -> anyhow::Result<Vec<u8>> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut raw = Vec::new();
+    #[allow(clippy::disallowed_methods)] // bounded by take()
+    file.take(limit + 1)
+        .read_to_end(&mut raw)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if raw.len() as u64 > limit {
+        bail!("{} is larger than {limit} bytes", path.display());
+    }
+    Ok(raw)
 }
 
 fn main() -> ExitCode {
@@ -242,6 +307,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Ingest(IngestCommand::Extract { files, json }) => extract_files(&files, json),
         Command::Audit(AuditCommand::Verify) => {
             let db = portal::server::open_database(&config, clock).await?;
             let (mut entries, mut broken) = (0, Vec::new());
