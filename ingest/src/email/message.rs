@@ -89,6 +89,18 @@ pub fn parse(raw: &[u8], limits: &Limits) -> Mail {
         ));
         return mail;
     }
+    // Bound the parser's work before it starts: every part begins at a delimiter line.
+    let delimiters = raw
+        .split(|b| *b == b'\n')
+        .filter(|line| line.starts_with(b"--"))
+        .count();
+    if delimiters > limits.max_parts * 2 {
+        mail.problems.push(format!(
+            "{delimiters} MIME delimiter lines, over the limit of {} parts",
+            limits.max_parts
+        ));
+        return mail;
+    }
     let Some(message) = MessageParser::default().parse(raw) else {
         mail.problems.push("not an RFC 5322 message".into());
         return mail;
@@ -158,6 +170,14 @@ fn unpack(
         || reply_prefix(&mail.subject);
 
     structural_problems(message, raw, mail);
+    let nesting = multipart_depth(message, 0, 0);
+    if nesting > limits.max_depth {
+        mail.problems.push(format!(
+            "MIME parts nested deeper than {}",
+            limits.max_depth
+        ));
+        return;
+    }
 
     for (i, part) in message.parts.iter().enumerate() {
         let ct = part.content_type();
@@ -257,6 +277,21 @@ fn structural_problems(message: &mail_parser::Message<'_>, raw: &[u8], mail: &mu
                 ct.ctype()
             ));
         }
+    }
+}
+
+/// How deep multiparts nest under part `id` (iteratively bounded by the part count).
+fn multipart_depth(message: &mail_parser::Message<'_>, id: usize, level: usize) -> usize {
+    if level > 64 {
+        return level;
+    }
+    match message.parts.get(id).map(|p| &p.body) {
+        Some(PartType::Multipart(children)) => children
+            .iter()
+            .map(|c| multipart_depth(message, *c as usize, level + 1))
+            .max()
+            .unwrap_or(level + 1),
+        _ => level,
     }
 }
 

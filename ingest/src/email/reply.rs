@@ -19,6 +19,10 @@ pub struct Answer {
     pub warnings: Vec<String>,
 }
 
+/// A lone number without a label, taken as the total: true by convention, less sure than a
+/// labelled one.
+const UNLABELLED_TOTAL: &str = "total?";
+
 /// What the customer's text states: counters (by the asked device they belong to, when
 /// said) and models written beside a serial.
 #[derive(Debug, Default)]
@@ -99,13 +103,20 @@ pub fn read(mail: &Mail) -> Option<Answer> {
     }
     for (i, device) in asked.iter().enumerate() {
         match by_device.remove(&i) {
-            Some(counters) if !counters.is_empty() => answer.devices.push(DeviceReading {
-                serial: device.serial.clone(),
-                model: models.remove(&i),
-                read_at: None,
-                counters,
-                confidence: 0.8,
-            }),
+            Some(mut counters) if !counters.is_empty() => {
+                let mut confidence = 0.9;
+                if let Some(v) = counters.remove(UNLABELLED_TOTAL) {
+                    counters.entry("total".into()).or_insert(v);
+                    confidence = 0.7;
+                }
+                answer.devices.push(DeviceReading {
+                    serial: device.serial.clone(),
+                    model: models.remove(&i),
+                    read_at: None,
+                    counters,
+                    confidence,
+                });
+            }
             _ => answer.warnings.push(format!(
                 "no reading for {} ({})",
                 device.serial, device.location
@@ -163,18 +174,21 @@ fn strip_quotes(line: &str) -> &str {
     line.trim_start_matches(['>', ' ', '\t'])
 }
 
-/// The first line of quoted or forwarded history in the various clients' words.
+/// The first line of quoted or forwarded history in the various clients' words: an
+/// attribution ("On … wrote:", "Am … schrieb …:", "Le … a écrit :") or an Outlook header block.
 fn starts_history(line: &str) -> bool {
     let lower = line.to_lowercase();
-    (lower.starts_with("on ") && lower.ends_with("wrote:"))
-        || (lower.starts_with("am ") && lower.ends_with("schrieb:"))
-        || (lower.starts_with("le ") && lower.ends_with("a écrit :"))
-        || (lower.starts_with("le ") && lower.ends_with("a écrit:"))
+    (lower.starts_with("on ") && lower.contains(" wrote"))
+        || (lower.starts_with("am ") && lower.contains(" schrieb"))
+        || (lower.starts_with("le ") && lower.contains(" a écrit"))
         || lower.starts_with("-----original message-----")
         || lower.starts_with("-----ursprüngliche nachricht-----")
         || lower.starts_with("-----message d'origine-----")
         || lower.starts_with("---------- forwarded message")
         || lower.starts_with("________________________________")
+        || ["from:", "von:", "de :", "de:"]
+            .iter()
+            .any(|p| lower.starts_with(p) && lower.contains('@'))
 }
 
 /// The devices of the request block with this reference (the first block when none matches),
@@ -244,6 +258,9 @@ fn label_of(word: &str) -> Option<&'static str> {
         "bw",
         "mono",
         "monochrome",
+        "schwarz/weiß",
+        "schwarz/weiss",
+        "schwarzweiss",
         "schwarz",
         "schwarzweiß",
         "s/w",
@@ -487,7 +504,7 @@ fn read_text(text: &str, asked: &[Asked], said: &mut Said, warnings: &mut Vec<St
     // "A single unlabelled number in a reply is the device's total."
     match unlabelled.as_slice() {
         [(device, value)] if found.iter().all(|(d, _, _)| d != device) => {
-            found.push((*device, "total".into(), *value));
+            found.push((*device, UNLABELLED_TOTAL.into(), *value));
         }
         [] | [_] => {}
         many => warnings.push(format!(
@@ -539,18 +556,21 @@ fn device_named(line: &str, asked: &[Asked]) -> Option<usize> {
                 })
             })
         })
-        .or_else(|| {
-            asked.iter().position(|a| {
-                let location = a.location.to_lowercase();
-                !location.is_empty() && lower.contains(&location)
-            })
-        })
-        .or_else(|| {
-            asked.iter().position(|a| {
-                let model = a.model.to_lowercase();
-                !model.is_empty() && lower.contains(&model)
-            })
-        })
+        .or_else(|| asked.iter().position(|a| mentions(&lower, &a.location)))
+        .or_else(|| asked.iter().position(|a| mentions(&lower, &a.model)))
+}
+
+/// Whether `line` (lower case) names `what` as whole words (of three letters or more).
+fn mentions(line: &str, what: &str) -> bool {
+    let what = what.trim().to_lowercase();
+    if what.len() < 3 {
+        return false;
+    }
+    line.match_indices(&what).any(|(i, _)| {
+        let before = line[..i].chars().next_back();
+        let after = line[i + what.len()..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
 }
 
 /// A pipe table with a header row naming its columns (`| Serial | Model | B&W | Colour |`).
@@ -612,4 +632,124 @@ fn read_table(text: &str, asked: &[Asked], said: &mut Said) -> bool {
         }
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::email::message::Mail;
+
+    fn reply(subject: &str, body: &str) -> Answer {
+        let mail = Mail {
+            subject: subject.into(),
+            is_reply: true,
+            texts: vec![body.into()],
+            ..Mail::default()
+        };
+        read(&mail).unwrap()
+    }
+
+    const REQUEST: &str = "> Reference: MR-2510-0001\n> Device 1: TASKalfa 2554ci, serial W9C4100322, location: Empfang\n>   Last reading 30/09/2025: Black & white 48,112   Colour 11,907\n>   Black & white = \n>   Colour = \n";
+
+    fn counters(a: &Answer) -> Vec<(String, u64)> {
+        a.devices
+            .iter()
+            .flat_map(|d| d.counters.iter().map(|(k, v)| (k.clone(), *v)))
+            .collect()
+    }
+
+    #[test]
+    fn german_labels_sign_off_and_attribution() {
+        let a = reply(
+            "AW: Zählerstände [MR-2510-0001]",
+            &format!(
+                "Schwarz/Weiß: 50.331\nFarbe: 12.440\n\nMit freundlichen Grüßen\nMax Muster\nTel. 030 1234567\n\nAm 31.10.2025 um 08:00 schrieb Northbridge <billing@n.example>:\n{REQUEST}"
+            ),
+        );
+        assert_eq!(
+            counters(&a),
+            [("color".into(), 12_440), ("mono".into(), 50_331)]
+        );
+    }
+
+    #[test]
+    fn french_labels() {
+        let a = reply(
+            "RE: Relevé [MR-2510-0001]",
+            &format!(
+                "Noir : 50 331\nCouleur : 12 440\n\nCordialement\n\nLe 31/10/2025, Northbridge a écrit :\n{REQUEST}"
+            ),
+        );
+        assert_eq!(
+            counters(&a),
+            [("color".into(), 12_440), ("mono".into(), 50_331)]
+        );
+    }
+
+    #[test]
+    fn approximate_values_are_not_readings() {
+        for body in [
+            "roughly 50,000 black",
+            "about 50,000 pages",
+            "~50331 black",
+            "ca. 50.331",
+        ] {
+            let a = reply(
+                "Re: [MR-2510-0001]",
+                &format!("{body}\n\nOn Fri, someone wrote:\n{REQUEST}"),
+            );
+            assert!(a.devices.is_empty(), "{body}: {:?}", a.devices);
+        }
+    }
+
+    #[test]
+    fn a_lone_number_is_the_total_but_less_sure() {
+        let a = reply(
+            "Re: [MR-2510-0001]",
+            &format!("it shows 0065210 today\n\nOn Fri, someone wrote:\n{REQUEST}"),
+        );
+        assert_eq!(counters(&a), [("total".into(), 65_210)]);
+        assert!(a.devices[0].confidence < 0.8);
+    }
+
+    #[test]
+    fn outlook_history_without_quote_marks_is_not_read() {
+        let a = reply(
+            "RE: [MR-2510-0001]",
+            "BW 50,331\n\nFrom: Meter Desk <billing@n.example>\nSent: 31 October 2025 08:00\nReference: MR-2510-0001\nDevice 1: TASKalfa 2554ci, serial W9C4100322, location: Empfang\n  Last reading 30/09/2025: Black & white 48,112   Colour 11,907\n",
+        );
+        assert_eq!(counters(&a), [("mono".into(), 50_331)]);
+    }
+
+    #[test]
+    fn a_device_named_by_its_last_digits_or_location() {
+        let two = "> Reference: MR-2510-0002\n> Device 1: A, serial W9C4100322, location: Reception\n> Device 2: B, serial VJR7Z03518, location: Back office\n";
+        let a = reply(
+            "Re: [MR-2510-0002]",
+            &format!(
+                "...0322: black 50,331\nBack office: black 123,988\n\nOn Fri, x wrote:\n{two}"
+            ),
+        );
+        let by: Vec<(&str, u64)> = a
+            .devices
+            .iter()
+            .map(|d| (d.serial.as_str(), d.counters["mono"]))
+            .collect();
+        assert_eq!(by, [("W9C4100322", 50_331), ("VJR7Z03518", 123_988)]);
+    }
+
+    #[test]
+    fn numbers_for_no_named_device_among_several_are_not_guessed() {
+        let two = "> Reference: MR-2510-0002\n> Device 1: A, serial W9C4100322, location: Reception\n> Device 2: B, serial VJR7Z03518, location: Back office\n";
+        let a = reply(
+            "Re: [MR-2510-0002]",
+            &format!("black 50,331\n\nOn Fri, x wrote:\n{two}"),
+        );
+        assert!(a.devices.is_empty());
+        assert!(
+            a.warnings.iter().any(|w| w.contains("which device")),
+            "{:?}",
+            a.warnings
+        );
+    }
 }
