@@ -171,6 +171,7 @@ pub fn observation(
         supplies,
         alerts,
         evidence,
+        confidence: None,
     }
 }
 

@@ -183,6 +183,15 @@ pub enum Origin<'a> {
     Agent(AgentId),
     /// Published straight to the dealer's MQTT broker; `source` names that subscription.
     Mqtt { source: &'a str },
+    /// Read from an e-mail: a device's own report, or (`reply`) a customer's answer to the
+    /// meter request. `message` identifies the message (its Message-ID, or a hash of its
+    /// bytes); the raw message is kept as the readings' evidence.
+    Email {
+        message: &'a str,
+        reply: bool,
+        summary: &'a str,
+        raw: &'a str,
+    },
 }
 
 impl Origin<'_> {
@@ -190,13 +199,14 @@ impl Origin<'_> {
         match self {
             Self::Agent(agent) => format!("agent:{agent}:{observation}:{kind}"),
             Self::Mqtt { source } => format!("mqtt:{source}:{observation}:{kind}"),
+            Self::Email { message, .. } => format!("email:{message}:{observation}:{kind}"),
         }
     }
 
     fn agent(&self) -> Option<AgentId> {
         match self {
             Self::Agent(a) => Some(*a),
-            Self::Mqtt { .. } => None,
+            Self::Mqtt { .. } | Self::Email { .. } => None,
         }
     }
 
@@ -205,6 +215,8 @@ impl Origin<'_> {
             (Self::Agent(_), ObservationSource::Snmp) => ReadingSource::AgentSnmp,
             (Self::Agent(_), ObservationSource::Mqtt) => ReadingSource::AgentMqtt,
             (Self::Mqtt { .. }, _) => ReadingSource::Mqtt,
+            (Self::Email { reply: true, .. }, _) => ReadingSource::ReplyEmail,
+            (Self::Email { reply: false, .. }, _) => ReadingSource::DeviceEmail,
         }
     }
 
@@ -212,6 +224,29 @@ impl Origin<'_> {
         match self {
             Self::Agent(a) => format!("agent {a}"),
             Self::Mqtt { source } => format!("MQTT source {source}"),
+            Self::Email { message, .. } => format!("e-mail {message}"),
+        }
+    }
+
+    /// What is kept with the readings of `obs`: for an e-mail the whole message (one record
+    /// for all the devices it states), otherwise the observation's raw values.
+    fn evidence(&self, obs: &Observation) -> NewEvidence {
+        match self {
+            Self::Email { summary, raw, .. } => NewEvidence {
+                kind: "email",
+                summary: (*summary).to_owned(),
+                payload: Some((*raw).to_owned()),
+            },
+            _ => NewEvidence {
+                kind: source_name(obs.source),
+                summary: format!(
+                    "{} observation {} from {}",
+                    source_name(obs.source),
+                    obs.id,
+                    self.describe()
+                ),
+                payload: obs.evidence.as_ref().map(|e| e.to_string()),
+            },
         }
     }
 }
@@ -502,48 +537,46 @@ async fn decide_wave<P: IngestPort>(
         })
         .collect();
 
-    // Evidence for every observation with something new to store.
+    // Evidence for every observation with something new to store; equal records (the one
+    // e-mail behind several devices) are stored once.
     let needs_evidence: Vec<bool> = decisions
         .iter()
         .map(|(_, d)| d.counters.iter().any(|c| c.verdict != Verdict::Duplicate))
         .collect();
-    let evidence: Vec<NewEvidence> = fresh
-        .iter()
-        .zip(&needs_evidence)
-        .filter(|(_, needed)| **needed)
-        .map(|((i, _, _), _)| {
-            let obs = observations[*i];
-            NewEvidence {
-                kind: source_name(obs.source),
-                summary: format!(
-                    "{} observation {} from {}",
-                    source_name(obs.source),
-                    obs.id,
-                    origin.describe()
-                ),
-                payload: obs.evidence.as_ref().map(|e| e.to_string()),
+    let mut evidence: Vec<NewEvidence> = Vec::new();
+    let mut evidence_of: Vec<Option<usize>> = Vec::with_capacity(fresh.len());
+    for ((i, _, _), needed) in fresh.iter().zip(&needs_evidence) {
+        if !*needed {
+            evidence_of.push(None);
+            continue;
+        }
+        let record = origin.evidence(observations[*i]);
+        let at = match evidence.iter().position(|e| *e == record) {
+            Some(at) => at,
+            None => {
+                evidence.push(record);
+                evidence.len() - 1
             }
-        })
-        .collect();
-    let mut evidence_ids = port
+        };
+        evidence_of.push(Some(at));
+    }
+    let evidence_ids = port
         .store_evidence(&evidence)
         .await
-        .map_err(UploadError::Port)?
-        .into_iter();
+        .map_err(UploadError::Port)?;
+    if evidence_ids.len() != evidence.len() {
+        return Err(UploadError::Conflict(
+            "storage returned fewer evidence ids than asked".into(),
+        ));
+    }
 
     let mut readings = Vec::new();
     let mut reports = Vec::with_capacity(fresh.len());
-    for (((i, known, sub), (facts, decision)), needed) in
-        fresh.iter().zip(&decisions).zip(needs_evidence)
+    for (((i, known, sub), (facts, decision)), evidence_at) in
+        fresh.iter().zip(&decisions).zip(evidence_of)
     {
         let obs = observations[*i];
-        let evidence_id = if needed {
-            Some(evidence_ids.next().ok_or_else(|| {
-                UploadError::Conflict("storage returned fewer evidence ids than asked".into())
-            })?)
-        } else {
-            None
-        };
+        let evidence_id = evidence_at.map(|at| evidence_ids[at]);
         let mut counters = Vec::new();
         for c in &decision.counters {
             if c.verdict != Verdict::Duplicate {
@@ -665,7 +698,7 @@ fn submission(
                 Some(Counter {
                     kind: k.clone(),
                     value,
-                    confidence: None,
+                    confidence: obs.confidence,
                 })
             })
             .collect(),

@@ -71,6 +71,10 @@ pub struct Observation {
     /// Raw evidence (SNMP varbinds, the MQTT payload), kept with the reading.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<serde_json::Value>,
+    /// How sure the reader is of every counter, 0..=1 (an e-mail or photo extractor); absent
+    /// where the source is exact (SNMP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -301,6 +305,12 @@ impl Observation {
         if !valid_id(&o.id) {
             return invalid(format!(
                 "observation id {:?} must be 1–256 characters of letters, digits and - _ . :",
+                o.id
+            ));
+        }
+        if o.confidence.is_some_and(|c| !(0.0..=1.0).contains(&c)) {
+            return invalid(format!(
+                "observation {}: confidence must be within 0..1",
                 o.id
             ));
         }

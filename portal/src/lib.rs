@@ -16,6 +16,7 @@ pub mod db;
 pub mod equipment;
 pub mod http;
 pub mod ids;
+pub mod mail;
 pub mod readings;
 pub mod review;
 pub mod server;

@@ -14,6 +14,7 @@ fn observation(id: &str, serial: &str, total: u64) -> Observation {
         supplies: None,
         alerts: None,
         evidence: None,
+        confidence: None,
     }
 }
 

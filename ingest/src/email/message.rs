@@ -32,7 +32,11 @@ impl Default for Limits {
 pub struct Mail {
     pub subject: String,
     pub from: Option<String>,
+    /// The Message-ID, without angle brackets.
+    pub message_id: Option<String>,
     pub date: Option<DateTime<FixedOffset>>,
+    /// What the receiving server's `Authentication-Results` say of the sender.
+    pub authentication: Authentication,
     /// Auto-Submitted, Precedence bulk/junk/list, List-Unsubscribe, or a delivery report.
     pub automatic: bool,
     /// A delivery status notification (bounce).
@@ -47,6 +51,38 @@ pub struct Mail {
     pub forwarded: Vec<Mail>,
     pub problems: Vec<String>,
     pub warnings: Vec<String>,
+}
+
+/// The verdict of the receiving server's SPF / DKIM / DMARC checks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Authentication {
+    /// No `Authentication-Results` header.
+    #[default]
+    Absent,
+    Passed,
+    /// DMARC failed, or SPF/DKIM failed with nothing passing: the sender may be forged.
+    Failed,
+}
+
+impl Authentication {
+    fn of(results: &[&str]) -> Self {
+        if results.is_empty() {
+            return Self::Absent;
+        }
+        let all = results.join(";").to_ascii_lowercase();
+        let has = |k: &str| all.contains(k);
+        if has("dmarc=fail")
+            || ((has("spf=fail") || has("spf=softfail") || has("dkim=fail"))
+                && !has("dkim=pass")
+                && !has("spf=pass")
+                && !has("dmarc=pass"))
+        {
+            Self::Failed
+        } else {
+            Self::Passed
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -135,6 +171,16 @@ fn unpack(
         .and_then(|a| a.first())
         .and_then(|a| a.address())
         .map(str::to_owned);
+    mail.message_id = message
+        .message_id()
+        .map(|m| m.trim().trim_matches(['<', '>']).to_owned())
+        .filter(|m| !m.is_empty());
+    let results: Vec<&str> = message
+        .headers_raw()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("Authentication-Results"))
+        .map(|(_, value)| value)
+        .collect();
+    mail.authentication = Authentication::of(&results);
     match (message.header_raw("Date"), message.date()) {
         (None, _) => mail.problems.push("no Date header".into()),
         (Some(raw_date), None) => mail
@@ -450,5 +496,32 @@ mod tests {
             "<table><tr><th>Serial</th><th>B&amp;W</th></tr><tr><td>X1</td><td>90 412</td></tr></table>",
         );
         assert_eq!(text.trim_end(), "| Serial | B&W\n| X1 | 90 412");
+    }
+}
+
+#[cfg(test)]
+mod authentication_tests {
+    use super::Authentication;
+
+    #[test]
+    fn a_forged_sender_fails_a_real_one_passes() {
+        assert_eq!(Authentication::of(&[]), Authentication::Absent);
+        assert_eq!(
+            Authentication::of(&["mx.example; spf=pass smtp.mailfrom=a.example; dkim=pass"]),
+            Authentication::Passed
+        );
+        assert_eq!(
+            Authentication::of(&["mx.example; dmarc=fail (p=reject)"]),
+            Authentication::Failed
+        );
+        assert_eq!(
+            Authentication::of(&["mx.example; spf=fail; dkim=none"]),
+            Authentication::Failed
+        );
+        assert_eq!(
+            Authentication::of(&["mx.example; spf=softfail; dkim=pass"]),
+            Authentication::Passed,
+            "DKIM vouches for it"
+        );
     }
 }

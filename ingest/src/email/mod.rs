@@ -19,7 +19,7 @@ pub mod report;
 pub mod time;
 pub mod vendors;
 
-pub use message::Limits;
+pub use message::{Authentication, Limits};
 pub use report::DeviceReading;
 
 use serde::Serialize;
@@ -39,48 +39,53 @@ pub struct Extraction {
     pub kind: MailKind,
     pub devices: Vec<DeviceReading>,
     pub warnings: Vec<String>,
+    /// Who sent it and how it is known: for the sender check, not part of the contract.
+    #[serde(skip)]
+    pub envelope: Envelope,
+}
+
+/// The message's identity and sender.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Envelope {
+    pub from: Option<String>,
+    pub message_id: Option<String>,
+    pub subject: String,
+    pub authentication: Authentication,
 }
 
 /// Reads one raw RFC 5322 message. Never panics; every input gets a kind.
 pub fn extract(raw: &[u8], limits: &Limits) -> Extraction {
     let mail = message::parse(raw, limits);
+    let envelope = Envelope {
+        from: mail.from.clone(),
+        message_id: mail.message_id.clone(),
+        subject: mail.subject.clone(),
+        authentication: mail.authentication,
+    };
+    let done = |kind, devices, warnings| Extraction {
+        kind,
+        devices,
+        warnings,
+        envelope: envelope.clone(),
+    };
     if !mail.problems.is_empty() {
-        return Extraction {
-            kind: MailKind::Malformed,
-            devices: Vec::new(),
-            warnings: mail.problems,
-        };
+        return done(MailKind::Malformed, Vec::new(), mail.problems.clone());
     }
     let mut devices = Vec::new();
     device_readings(&mail, &mut devices);
     let mut warnings = mail.warnings.clone();
     if !devices.is_empty() {
-        return Extraction {
-            kind: MailKind::DeviceReport,
-            devices: dedupe(devices, &mut warnings),
-            warnings,
-        };
+        let devices = dedupe(devices, &mut warnings);
+        return done(MailKind::DeviceReport, devices, warnings);
     }
     if mail.automatic {
-        return Extraction {
-            kind: MailKind::Junk,
-            devices: Vec::new(),
-            warnings,
-        };
+        return done(MailKind::Junk, Vec::new(), warnings);
     }
     if let Some(answer) = reply::read(&mail) {
         warnings.extend(answer.warnings);
-        return Extraction {
-            kind: MailKind::CustomerReply,
-            devices: answer.devices,
-            warnings,
-        };
+        return done(MailKind::CustomerReply, answer.devices, warnings);
     }
-    Extraction {
-        kind: MailKind::Junk,
-        devices: Vec::new(),
-        warnings,
-    }
+    done(MailKind::Junk, Vec::new(), warnings)
 }
 
 /// Device readings of every text of the mail and of the mails forwarded in it.

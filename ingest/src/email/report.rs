@@ -18,6 +18,16 @@ pub struct DeviceReading {
     pub confidence: f64,
 }
 
+impl DeviceReading {
+    /// The read time in epoch milliseconds, when the mail states one.
+    pub fn read_at_ms(&self) -> Option<i64> {
+        self.read_at
+            .as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.timestamp_millis())
+    }
+}
+
 /// Builds a [`DeviceReading`]; counters are set only from values that parse.
 #[derive(Debug, Clone)]
 pub struct Builder {

@@ -51,6 +51,7 @@ permissions! {
     RolesManage => "roles.manage", customer: false;
     AuditRead => "audit.read", customer: true;
     AgentsManage => "agents.manage", customer: false;
+    MailIngest => "mail.ingest", customer: false;
     SettingsManage => "settings.manage", customer: false;
 }
 

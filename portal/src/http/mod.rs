@@ -47,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(state.config.max_body_bytes));
     let uploads = Router::new()
         .route("/api/v1/agent/readings", post(agents::http::upload))
+        .route("/api/v1/inbound-email", post(crate::mail::http::receive))
         .layer(RequestBodyLimitLayer::new(state.config.max_upload_bytes));
     Router::new()
         .merge(general)

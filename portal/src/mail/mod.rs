@@ -1,0 +1,267 @@
+//! Meter e-mail: device counter reports and customer replies, from a mailbox or the inbound
+//! webhook. [`receive`] is the one domain operation both call:
+//! 1. extract (ingest's e-mail readers); broken or junk mail is filed as Rejected, unread;
+//! 2. check the sender: a reading is taken only from a contact of the device's account or an
+//!    address registered for the device, and never when the receiving server's
+//!    `Authentication-Results` say the sender failed — otherwise the whole message is
+//!    quarantined for a person (NeedsReview), nothing read;
+//! 3. every device reading goes through the validation pipeline with source `device_email`
+//!    or `reply_email`, the raw message kept as its evidence;
+//! 4. the message is recorded once (by Message-ID): the same message again changes nothing.
+
+pub mod http;
+pub mod store;
+
+use crate::db::{DbError, TenantDb};
+use ingest::domain::SerialNumber;
+use ingest::email::{Authentication, Extraction, Limits, MailKind};
+use ingest::pipeline::PipelineConfig;
+use ingest::upload::{Origin, UploadError, process_observations};
+use ingest::wire::{
+    DeviceIdentity, Observation, ObservationResult, ObservationSource, ResultOutcome,
+};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// Where the message goes in the mailbox once handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Folder {
+    /// Every reading accepted (or already known).
+    Processed,
+    /// A person looks: a reading under review, a quarantined sender, a reply without numbers.
+    NeedsReview,
+    /// Nothing to ingest: junk, or broken beyond reading.
+    Rejected,
+}
+
+impl Folder {
+    /// The IMAP mailbox name.
+    pub fn mailbox(self) -> &'static str {
+        match self {
+            Self::Processed => "Processed",
+            Self::NeedsReview => "NeedsReview",
+            Self::Rejected => "Rejected",
+        }
+    }
+
+    fn status(self, quarantined: bool) -> &'static str {
+        match (self, quarantined) {
+            (_, true) => "quarantined",
+            (Self::Rejected, false) => "ignored",
+            _ => "processed",
+        }
+    }
+}
+
+/// What became of one message.
+#[derive(Debug, Clone, Serialize)]
+pub struct Receipt {
+    pub message_id: String,
+    pub kind: MailKind,
+    pub folder: Folder,
+    /// The same message was received before; nothing changed.
+    pub duplicate: bool,
+    /// Why it is not simply processed (quarantine reasons, extraction warnings).
+    pub reasons: Vec<String>,
+    /// Per device reading, as the pipeline answered.
+    pub results: Vec<ObservationResult>,
+}
+
+/// Receives one raw message for this tenant.
+pub async fn receive(
+    db: &TenantDb,
+    raw: &[u8],
+    pipeline: &PipelineConfig,
+    limits: &Limits,
+) -> Result<Receipt, DbError> {
+    let extraction = ingest::email::extract(raw, limits);
+    let message_id = match &extraction.envelope.message_id {
+        Some(id) => id.chars().take(255).collect(),
+        None => format!("sha256:{}", hex::encode(Sha256::digest(raw))),
+    };
+    if let Some(seen) = db
+        .read(async |tx| tx.inbound_message(&message_id).await)
+        .await?
+    {
+        return Ok(Receipt {
+            message_id,
+            kind: extraction.kind,
+            folder: seen,
+            duplicate: true,
+            reasons: vec!["this message was received before".into()],
+            results: Vec::new(),
+        });
+    }
+    let mut receipt = Receipt {
+        message_id: message_id.clone(),
+        kind: extraction.kind,
+        folder: Folder::Rejected,
+        duplicate: false,
+        reasons: extraction.warnings.clone(),
+        results: Vec::new(),
+    };
+    let quarantine = match extraction.kind {
+        MailKind::Malformed | MailKind::Junk => None,
+        MailKind::DeviceReport | MailKind::CustomerReply => {
+            take_readings(db, &extraction, &message_id, raw, pipeline, &mut receipt)
+                .await?
+                .err()
+        }
+    };
+    if let Some(why) = &quarantine {
+        receipt.folder = Folder::NeedsReview;
+        receipt.results.clear();
+        receipt.reasons.insert(0, why.clone());
+    }
+    let reason = (!receipt.reasons.is_empty()).then(|| receipt.reasons.join("; "));
+    let status = receipt.folder.status(quarantine.is_some());
+    let envelope = &extraction.envelope;
+    let recorded = db
+        .run(async |tx| {
+            tx.record_inbound_message(
+                &message_id,
+                envelope.from.as_deref(),
+                &envelope.subject,
+                extraction.kind,
+                status,
+                reason.as_deref(),
+            )
+            .await
+        })
+        .await;
+    match recorded {
+        // received twice at once: the other one recorded it
+        Err(DbError::Conflict(_)) => {
+            receipt.duplicate = true;
+            Ok(receipt)
+        }
+        Err(e) => Err(e),
+        Ok(()) => Ok(receipt),
+    }
+}
+
+/// Checks the sender and stores the readings in one transaction. `Ok(Err(why))`: quarantined,
+/// nothing stored.
+async fn take_readings(
+    db: &TenantDb,
+    extraction: &Extraction,
+    message_id: &str,
+    raw: &[u8],
+    pipeline: &PipelineConfig,
+    receipt: &mut Receipt,
+) -> Result<Result<(), String>, DbError> {
+    let envelope = &extraction.envelope;
+    if extraction.devices.is_empty() {
+        return Ok(Err("no reading in what the sender wrote".into()));
+    }
+    if envelope.authentication == Authentication::Failed {
+        return Ok(Err(
+            "the receiving server's Authentication-Results say the sender failed SPF/DKIM/DMARC"
+                .into(),
+        ));
+    }
+    let Some(from) = envelope.from.as_deref() else {
+        return Ok(Err("no sender address".into()));
+    };
+    let reply = extraction.kind == MailKind::CustomerReply;
+    let mut tx = db.begin().await?;
+    for device in &extraction.devices {
+        let Ok(serial) = SerialNumber::parse(&device.serial) else {
+            return Ok(Err(format!(
+                "serial {:?} is not a serial number",
+                device.serial
+            )));
+        };
+        match tx.sender_allowed(&serial, from).await? {
+            Some(true) => {}
+            Some(false) => {
+                return Ok(Err(format!(
+                    "{from} is neither a contact of the account of device {serial} nor an address registered for it"
+                )));
+            }
+            // a device report from an unknown device: listed as a new device, nothing billed
+            None if !reply => {}
+            None => {
+                return Ok(Err(format!(
+                    "the reply names {serial}, which is not registered"
+                )));
+            }
+        }
+    }
+    let kinds = tx.meter_kinds().await?;
+    let received_at = tx.now_ms();
+    let observations: Vec<Observation> = extraction
+        .devices
+        .iter()
+        .map(|d| Observation {
+            id: d
+                .serial
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect(),
+            read_at: d.read_at_ms().unwrap_or(received_at),
+            // the e-mail origin decides the readings' source; this field is the agent's
+            source: ObservationSource::Snmp,
+            device: DeviceIdentity {
+                serial: Some(d.serial.clone()),
+                model: d.model.clone(),
+                ..DeviceIdentity::default()
+            },
+            // counters this dealer does not bill are informational here, not refusals
+            meters: d
+                .counters
+                .iter()
+                .filter_map(|(k, v)| {
+                    let kind = ingest::domain::MeterKind::parse(k).ok()?;
+                    kinds.contains(&kind).then_some((kind, *v))
+                })
+                .collect(),
+            supplies: None,
+            alerts: None,
+            evidence: None,
+            confidence: Some(d.confidence),
+        })
+        .collect();
+    let key = &hex::encode(Sha256::digest(message_id.as_bytes()))[..32];
+    let summary = format!(
+        "e-mail from {from}: {}",
+        envelope.subject.chars().take(200).collect::<String>()
+    );
+    let raw_text = String::from_utf8_lossy(raw);
+    let origin = Origin::Email {
+        message: key,
+        reply,
+        summary: &summary,
+        raw: &raw_text,
+    };
+    let refs: Vec<&Observation> = observations
+        .iter()
+        .filter(|o| !o.meters.is_empty())
+        .collect();
+    if refs.is_empty() {
+        return Ok(Err(
+            "none of the counters stated is one this dealer bills".into()
+        ));
+    }
+    match process_observations(&mut tx, origin, &refs, received_at, pipeline, &kinds).await {
+        Ok(results) => {
+            tx.commit().await?;
+            let all_taken = results.iter().all(|r| {
+                matches!(
+                    r.outcome,
+                    ResultOutcome::Accepted | ResultOutcome::Duplicate
+                )
+            });
+            receipt.folder = if all_taken {
+                Folder::Processed
+            } else {
+                Folder::NeedsReview
+            };
+            receipt.results = results;
+            Ok(Ok(()))
+        }
+        Err(UploadError::Port(e)) => Err(e),
+        Err(refused) => Ok(Err(refused.to_string())),
+    }
+}
