@@ -13,7 +13,7 @@ pub mod email;
 pub mod ids;
 #[cfg(feature = "pipeline")]
 pub mod pipeline;
-#[cfg(feature = "mqtt")]
+#[cfg(any(feature = "mqtt", feature = "imap"))]
 pub mod sources;
 #[cfg(feature = "pipeline")]
 pub mod upload;

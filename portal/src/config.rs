@@ -38,6 +38,8 @@ pub struct Config {
     pub silence_window_hours: u64,
     /// MQTT brokers to take device telemetry from (`[[mqtt]]` tables).
     pub mqtt: Vec<ingest::sources::mqtt::MqttSourceConfig>,
+    /// Meter mailboxes read over IMAP (`[[imap]]` tables).
+    pub imap: Vec<ingest::sources::imap::ImapSourceConfig>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +67,7 @@ impl Default for Config {
             pipeline: ingest::pipeline::PipelineConfig::default(),
             silence_window_hours: 72,
             mqtt: Vec::new(),
+            imap: Vec::new(),
         }
     }
 }
@@ -83,6 +86,14 @@ impl std::fmt::Debug for Config {
                 "mqtt_sources",
                 &self
                     .mqtt
+                    .iter()
+                    .map(|m| m.name.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "imap_sources",
+                &self
+                    .imap
                     .iter()
                     .map(|m| m.name.as_str())
                     .collect::<Vec<_>>(),

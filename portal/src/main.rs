@@ -457,6 +457,17 @@ async fn serve(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
             }
         });
     }
+    for source in config.imap.clone() {
+        let (db, pipeline, mut stopped) = (db.clone(), pipeline.clone(), stopped.clone());
+        tokio::spawn(async move {
+            let until = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            if let Err(e) = portal::mail::watch(db, source, pipeline, until).await {
+                tracing::error!(error = %e, "IMAP source stopped");
+            }
+        });
+    }
     let silence = Duration::from_secs(config.silence_window_hours * 3600);
     tokio::spawn(portal::silence::run(
         db.clone(),

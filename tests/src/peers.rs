@@ -363,3 +363,61 @@ pub fn tls_front(cert: &Path, key: &Path, backend: std::net::SocketAddr) -> (Pro
     }
     (p, format!("https://127.0.0.1:{port}"))
 }
+
+/// Dovecot as a throwaway IMAP server on a free port of 127.0.0.1 (plain text; put
+/// [`tls_front`] before it for TLS): any user name, password `secret`, Maildir homes under
+/// `dir`. Returns the process and its port.
+pub fn dovecot(dir: &Path) -> (Proc, u16) {
+    use std::os::unix::fs::PermissionsExt;
+    let port = free_tcp_port();
+    let home = dir.join("home");
+    for sub in ["run", "state", "home"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    // the mail user must reach its home inside the test's directory
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (user, extra) = if nix_is_root() {
+        let status = Command::new("chown")
+            .args(["-R", "dovecot:dovecot"])
+            .arg(&home)
+            .status()
+            .unwrap();
+        assert!(status.success(), "chown of the mail homes failed");
+        ("dovecot".to_owned(), String::new())
+    } else {
+        let me = std::env::var("USER").unwrap_or_else(|_| "nobody".into());
+        (
+            me.clone(),
+            format!("default_internal_user = {me}\ndefault_login_user = {me}\n"),
+        )
+    };
+    let conf = dir.join("dovecot.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "base_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/dovecot.log\nprotocols = imap\n\
+             listen = 127.0.0.1\nssl = no\ndisable_plaintext_auth = no\nauth_mechanisms = plain login\n\
+             first_valid_uid = 1\nmail_location = maildir:~/Maildir\n{extra}\
+             passdb {{\n  driver = static\n  args = password=secret\n}}\n\
+             userdb {{\n  driver = static\n  args = uid={user} gid={user} home={home}/%u\n}}\n\
+             service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n\
+               inet_listener imaps {{\n    port = 0\n  }}\n}}\n",
+            d = dir.display(),
+            home = home.display(),
+        ),
+    )
+    .unwrap();
+    let mut cmd = Command::new("dovecot");
+    cmd.arg("-F").arg("-c").arg(&conf);
+    let p = Proc::spawn(cmd);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "dovecot did not start; its log:\n{}",
+            std::fs::read_to_string(dir.join("dovecot.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (p, port)
+}

@@ -12,16 +12,20 @@
 pub mod http;
 pub mod store;
 
-use crate::db::{DbError, TenantDb};
+use crate::db::{Db, DbError, TenantDb};
+use crate::tenants::TenantSlug;
 use ingest::domain::SerialNumber;
 use ingest::email::{Authentication, Extraction, Limits, MailKind};
 use ingest::pipeline::PipelineConfig;
+use ingest::sources::imap::{Filed, ImapSourceConfig};
 use ingest::upload::{Origin, UploadError, process_observations};
 use ingest::wire::{
     DeviceIdentity, Observation, ObservationResult, ObservationSource, ResultOutcome,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::future::Future;
+use std::sync::Arc;
 
 /// Where the message goes in the mailbox once handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -264,4 +268,46 @@ async fn take_readings(
         Err(UploadError::Port(e)) => Err(e),
         Err(refused) => Ok(Err(refused.to_string())),
     }
+}
+
+/// Reads a meter mailbox until `until` completes: each message through [`receive`], then
+/// filed in the folder it earned. A message that cannot be stored now stays for later.
+pub async fn watch(
+    db: Db,
+    source: ImapSourceConfig,
+    pipeline: Arc<PipelineConfig>,
+    until: impl Future<Output = ()>,
+) -> Result<(), DbError> {
+    let slug = TenantSlug::parse(&source.tenant).map_err(|_| {
+        DbError::Refused(format!(
+            "IMAP source {}: no tenant '{}'",
+            source.name, source.tenant
+        ))
+    })?;
+    let tenant = db.tenant(db.tenant_by_slug(&slug).await?.id);
+    let limits = Limits {
+        max_bytes: source.max_message_bytes as usize,
+        ..Limits::default()
+    };
+    let name = source.name.clone();
+    let handler = move |raw: Vec<u8>| {
+        let (tenant, pipeline, limits, name) = (
+            tenant.clone(),
+            pipeline.clone(),
+            limits.clone(),
+            name.clone(),
+        );
+        async move {
+            match receive(&tenant, &raw, &pipeline, &limits).await {
+                Ok(receipt) => {
+                    tracing::info!(source = %name, message = %receipt.message_id, kind = ?receipt.kind,
+                        folder = receipt.folder.mailbox(), "meter e-mail filed");
+                    Filed::In(receipt.folder.mailbox())
+                }
+                Err(e) => Filed::Retry(e.to_string()),
+            }
+        }
+    };
+    ingest::sources::imap::run(source, handler, until).await;
+    Ok(())
 }

@@ -10,6 +10,7 @@ mod agent_e2e;
 mod audit;
 mod harness;
 mod isolation;
+mod mail_imap;
 mod mail_ingest;
 mod mqtt;
 mod review_api;

@@ -1,0 +1,240 @@
+//! A real meter mailbox: Dovecot started by the test, messages APPENDed to its INBOX, the
+//! server's IMAP source (`portal::mail::watch`, as `printyx serve` runs it) reading them
+//! into the database and moving each to the folder it earned — nothing deleted. Both
+//! databases.
+#![allow(clippy::disallowed_methods)] // the fixtures are small and ours
+
+use crate::backends;
+use crate::harness::TestDb;
+use ingest::domain::{EmailAddress, SerialNumber};
+use ingest::sources::imap::ImapSourceConfig;
+use portal::accounts::{NewAccount, NewContact};
+use portal::equipment::NewEquipment;
+use sqlx::{Any, AnyConnection, AssertSqlSafe};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn fixture(name: &str) -> Vec<u8> {
+    let base = std::env::var_os("PRINTYX_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"));
+    std::fs::read(base.join("email").join(name)).unwrap()
+}
+
+type Imap = async_imap::Session<tokio::net::TcpStream>;
+
+async fn login(port: u16) -> Imap {
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let mut client = async_imap::Client::new(tcp);
+    client.read_response().await.unwrap().unwrap();
+    client
+        .login("meters", "secret")
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap()
+}
+
+async fn count_in(imap: &mut Imap, mailbox: &str) -> u32 {
+    imap.status(mailbox, "(MESSAGES)")
+        .await
+        .map_or(0, |m| m.exists)
+}
+
+async fn readings(t: &TestDb) -> i64 {
+    let mut c: AnyConnection = t.admin().await;
+    sqlx::query_scalar::<Any, i64>(AssertSqlSafe("SELECT COUNT(*) FROM readings".to_owned()))
+        .fetch_one(&mut c)
+        .await
+        .unwrap()
+}
+
+/// Waits until the folders hold `expected` (INBOX, Processed, NeedsReview, Rejected).
+async fn until_filed(imap: &mut Imap, expected: [u32; 4]) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut now = [0; 4];
+        for (i, m) in ["INBOX", "Processed", "NeedsReview", "Rejected"]
+            .iter()
+            .enumerate()
+        {
+            now[i] = count_in(imap, m).await;
+        }
+        if now == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "folders hold {now:?}, expected {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn a_mailbox_is_read_into_the_database_and_every_message_filed(t: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_dovecot, port) = e2e::peers::dovecot(dir.path());
+    let db = t.tenant("acme").await;
+    db.run(async |tx| {
+        let acc = tx.create_account(&NewAccount::new("A-1", "Acme")?).await?;
+        for s in ["W2K4Y01337", "W9J2400145"] {
+            tx.create_equipment(&NewEquipment::new(
+                acc.id,
+                SerialNumber::parse(s)?,
+                "Kyocera",
+                "TASKalfa",
+            )?)
+            .await?;
+        }
+        tx.create_contact(
+            acc.id,
+            &NewContact::new(
+                "Reception",
+                Some(EmailAddress::parse("taskalfa-rec@acme-logistics.example")?),
+                "meters",
+            )?,
+        )
+        .await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+
+    let mut imap = login(port).await;
+    for file in [
+        "kyocera_taskalfa3554ci_counter.eml", // from the account's contact: processed
+        "kyocera_taskalfa2554ci_toner.eml",   // a sender nobody registered: quarantined
+        "junk_newsletter.eml",
+        "malformed_missing_boundary.eml",
+    ] {
+        imap.append("INBOX", None, None, fixture(file))
+            .await
+            .unwrap();
+    }
+
+    let source = ImapSourceConfig {
+        name: "test".into(),
+        tenant: "acme".into(),
+        host: "127.0.0.1".into(),
+        port,
+        tls: false,
+        ca_file: None,
+        username: "meters".into(),
+        password: "secret".into(),
+        mailbox: "INBOX".into(),
+        poll_seconds: 120,
+        idle: true,
+        max_message_bytes: 30 * 1024 * 1024,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let watcher = tokio::spawn(portal::mail::watch(
+        t.db.clone(),
+        source,
+        Arc::new(Default::default()),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    until_filed(&mut imap, [0, 1, 1, 2]).await;
+    assert_eq!(
+        readings(&t).await,
+        5,
+        "the processed report's total, mono, colour, fax, scan"
+    );
+
+    // new mail while the source waits (IDLE; its poll is 120 s, longer than this test waits)
+    imap.append("INBOX", None, None, fixture("junk_out_of_office.eml"))
+        .await
+        .unwrap();
+    until_filed(&mut imap, [0, 1, 1, 3]).await;
+
+    // the same message again: filed, nothing read twice
+    imap.append(
+        "INBOX",
+        None,
+        None,
+        fixture("kyocera_taskalfa3554ci_counter.eml"),
+    )
+    .await
+    .unwrap();
+    until_filed(&mut imap, [0, 2, 1, 3]).await;
+    assert_eq!(readings(&t).await, 5);
+
+    let _ = stop.send(());
+    watcher.await.unwrap().unwrap();
+}
+
+/// IMAPS: the server's certificate is checked against the configured CA.
+async fn over_tls_with_a_private_ca(t: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_dovecot, port) = e2e::peers::dovecot(dir.path());
+    let (ca, cert, key) = e2e::peers::private_ca_certificate(dir.path());
+    let (_front, url) = e2e::peers::tls_front(&cert, &key, ([127, 0, 0, 1], port).into());
+    let tls_port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let db = t.tenant("acme").await;
+    db.run(async |tx| {
+        let acc = tx.create_account(&NewAccount::new("A-1", "Acme")?).await?;
+        tx.create_equipment(&NewEquipment::new(
+            acc.id,
+            SerialNumber::parse("W2K4Y01337")?,
+            "Kyocera",
+            "TASKalfa",
+        )?)
+        .await?;
+        tx.create_contact(
+            acc.id,
+            &NewContact::new(
+                "Reception",
+                Some(EmailAddress::parse("taskalfa-rec@acme-logistics.example")?),
+                "meters",
+            )?,
+        )
+        .await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let mut imap = login(port).await;
+    imap.append(
+        "INBOX",
+        None,
+        None,
+        fixture("kyocera_taskalfa3554ci_counter.eml"),
+    )
+    .await
+    .unwrap();
+    let source = ImapSourceConfig {
+        name: "tls".into(),
+        tenant: "acme".into(),
+        host: "127.0.0.1".into(),
+        port: tls_port,
+        tls: true,
+        ca_file: Some(ca),
+        username: "meters".into(),
+        password: "secret".into(),
+        mailbox: "INBOX".into(),
+        poll_seconds: 120,
+        idle: true,
+        max_message_bytes: 30 * 1024 * 1024,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let watcher = tokio::spawn(portal::mail::watch(
+        t.db.clone(),
+        source,
+        Arc::new(Default::default()),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    until_filed(&mut imap, [0, 1, 0, 0]).await;
+    assert_eq!(readings(&t).await, 5);
+    let _ = stop.send(());
+    watcher.await.unwrap().unwrap();
+}
+
+backends!(
+    a_mailbox_is_read_into_the_database_and_every_message_filed,
+    over_tls_with_a_private_ca,
+);
