@@ -1,84 +1,10 @@
-//! Every shared meter e-mail against its expected.json, by the README's matching rules: the
-//! kind matches, every expected serial is reported with every expected counter exact (and the
-//! read time where one is expected), and no device that is not expected is reported with
-//! counters — a wrong number is worse than a missing one.
+//! Every shared meter e-mail against its expected.json, by the README's matching rules
+//! (`e2e::email::mismatches`), through the library.
 #![cfg(feature = "email")]
 #![allow(clippy::unwrap_used, clippy::print_stdout, clippy::disallowed_methods)] // the fixtures are small and ours
 
+use e2e::email::{dir, expected, mismatches};
 use ingest::email::{Limits, extract};
-use serde_json::Value;
-use std::path::PathBuf;
-
-fn dir() -> PathBuf {
-    let base = std::env::var_os("PRINTYX_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"));
-    let dir = base.join("email");
-    assert!(
-        dir.is_dir(),
-        "e-mail fixtures not found at {}",
-        dir.display()
-    );
-    dir
-}
-
-/// What is wrong with the extraction of one file, by the matching rules.
-fn mismatches(file: &str, expected: &Value) -> Vec<String> {
-    let raw = std::fs::read(dir().join(file)).unwrap();
-    let got = serde_json::to_value(extract(&raw, &Limits::default())).unwrap();
-    let mut out = Vec::new();
-    if got["kind"] != expected["kind"] {
-        out.push(format!(
-            "kind {} (expected {}) {}",
-            got["kind"], expected["kind"], got["warnings"]
-        ));
-    }
-    let got_devices = got["devices"].as_array().unwrap();
-    let expected_devices = expected["devices"].as_array().unwrap();
-    for e in expected_devices {
-        let Some(g) = got_devices.iter().find(|g| g["serial"] == e["serial"]) else {
-            out.push(format!(
-                "device {} not reported {}",
-                e["serial"], got["warnings"]
-            ));
-            continue;
-        };
-        for (name, value) in e["counters"].as_object().unwrap() {
-            if g["counters"][name] != *value {
-                out.push(format!(
-                    "{} {name}: {} (expected {value})",
-                    e["serial"], g["counters"][name]
-                ));
-            }
-        }
-        if !e["read_at"].is_null() && g["read_at"] != e["read_at"] {
-            out.push(format!(
-                "{} read_at {} (expected {})",
-                e["serial"], g["read_at"], e["read_at"]
-            ));
-        }
-    }
-    for g in got_devices {
-        if !expected_devices.iter().any(|e| e["serial"] == g["serial"])
-            && !g["counters"].as_object().unwrap().is_empty()
-        {
-            out.push(format!(
-                "WRONG: device {} reported with {}",
-                g["serial"], g["counters"]
-            ));
-        }
-    }
-    out
-}
-
-fn expected() -> serde_json::Map<String, Value> {
-    let text = std::fs::read_to_string(dir().join("expected.json")).unwrap();
-    serde_json::from_str::<Value>(&text)
-        .unwrap()
-        .as_object()
-        .unwrap()
-        .clone()
-}
 
 fn check(prefixes: &[&str]) {
     let mut failures = Vec::new();
@@ -88,7 +14,9 @@ fn check(prefixes: &[&str]) {
             continue;
         }
         checked += 1;
-        let m = mismatches(&file, &e);
+        let raw = std::fs::read(dir().join(&file)).unwrap();
+        let got = serde_json::to_value(extract(&raw, &Limits::default())).unwrap();
+        let m = mismatches(&got, &e);
         if !m.is_empty() {
             failures.push(format!("{file}: {}", m.join("; ")));
         }

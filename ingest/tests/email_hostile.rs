@@ -142,3 +142,18 @@ fn bytes_that_are_not_mail_at_all() {
         );
     }
 }
+
+/// Inputs the fuzz target found crashing, kept so they stay fixed.
+#[test]
+fn fuzz_findings_stay_fixed() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        #[allow(clippy::disallowed_methods)] // our own small files
+        let raw = std::fs::read(entry.unwrap().path()).unwrap();
+        let out = extract(&raw, &Limits::default());
+        assert!(!matches!(out.kind, MailKind::Malformed) || out.devices.is_empty());
+        n += 1;
+    }
+    assert!(n > 0);
+}

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::disallowed_methods, clippy::panic)]
 
 pub mod ber;
+pub mod email;
 pub mod peers;
 
 use std::path::PathBuf;

@@ -442,7 +442,12 @@ fn decode_entities(s: &str) -> String {
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
         rest = &rest[amp..];
-        let Some(semi) = rest[..rest.len().min(10)].find(';') else {
+        // an entity is short: look for its `;` among the next few characters only
+        let Some(semi) = rest
+            .char_indices()
+            .take(10)
+            .find_map(|(i, c)| (c == ';').then_some(i))
+        else {
             out.push('&');
             rest = &rest[1..];
             continue;
@@ -488,6 +493,19 @@ mod tests {
             "<div>readings:</div><ul><li><b>Black</b>: 41.980</li></ul><blockquote>old 40,211</blockquote>",
         );
         assert_eq!(text.trim_end(), "readings:\n* Black: 41.980\n> old 40,211");
+    }
+
+    #[test]
+    fn an_ampersand_before_multibyte_text_is_not_cut_inside_a_character() {
+        // found by the fuzz target: `&` followed by 3-byte characters within 10 bytes
+        assert_eq!(
+            html_to_text("a &\u{fffd}\u{fffd}\u{fffd}\u{fffd} b").trim_end(),
+            "a &\u{fffd}\u{fffd}\u{fffd}\u{fffd} b"
+        );
+        assert_eq!(
+            html_to_text("x &amp; y &#233; z").trim_end(),
+            "x & y \u{e9} z"
+        );
     }
 
     #[test]

@@ -234,7 +234,154 @@ async fn over_tls_with_a_private_ca(t: TestDb) {
     watcher.await.unwrap().unwrap();
 }
 
+/// Every shared fixture APPENDed to the mailbox, read and filed: junk and broken mail in
+/// Rejected, and in the database every number expected.json states (of the kinds this dealer
+/// bills) and no wrong one.
+async fn every_fixture_through_the_mailbox(t: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_dovecot, port) = e2e::peers::dovecot(dir.path());
+    let expected = e2e::email::expected();
+    let files: Vec<(String, Vec<u8>)> = expected.keys().map(|f| (f.clone(), fixture(f))).collect();
+    let mut serials = std::collections::BTreeSet::new();
+    let mut senders = std::collections::BTreeSet::new();
+    for (file, raw) in &files {
+        for d in expected[file]["devices"].as_array().unwrap() {
+            serials.insert(d["serial"].as_str().unwrap().to_owned());
+        }
+        if let Some(from) = ingest::email::extract(raw, &Default::default())
+            .envelope
+            .from
+        {
+            senders.insert(from);
+        }
+    }
+    let db = t.tenant("acme").await;
+    db.run(async |tx| {
+        let acc = tx.create_account(&NewAccount::new("A-1", "Acme")?).await?;
+        for s in &serials {
+            tx.create_equipment(&NewEquipment::new(
+                acc.id,
+                SerialNumber::parse(s)?,
+                "Any",
+                "Copier",
+            )?)
+            .await?;
+        }
+        for (i, from) in senders.iter().enumerate() {
+            tx.create_contact(
+                acc.id,
+                &NewContact::new(
+                    &format!("Contact {i}"),
+                    Some(EmailAddress::parse(from)?),
+                    "meters",
+                )?,
+            )
+            .await?;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let mut imap = login(port).await;
+    for (_, raw) in &files {
+        imap.append("INBOX", None, None, raw).await.unwrap();
+    }
+    let source = ImapSourceConfig {
+        name: "all".into(),
+        tenant: "acme".into(),
+        host: "127.0.0.1".into(),
+        port,
+        tls: false,
+        ca_file: None,
+        username: "meters".into(),
+        password: "secret".into(),
+        mailbox: "INBOX".into(),
+        poll_seconds: 120,
+        idle: true,
+        max_message_bytes: 30 * 1024 * 1024,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let watcher = tokio::spawn(portal::mail::watch(
+        t.db.clone(),
+        source,
+        Arc::new(Default::default()),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let rejected = expected
+        .values()
+        .filter(|e| e["kind"] == "junk" || e["kind"] == "malformed")
+        .count() as u32;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let inbox = count_in(&mut imap, "INBOX").await;
+        let filed = count_in(&mut imap, "Processed").await
+            + count_in(&mut imap, "NeedsReview").await
+            + count_in(&mut imap, "Rejected").await;
+        if inbox == 0 && filed == files.len() as u32 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{inbox} left in INBOX, {filed} filed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(count_in(&mut imap, "Rejected").await, rejected);
+
+    let billed = [
+        "total", "mono", "color", "copy", "print", "scan", "fax", "large",
+    ];
+    let mut want = std::collections::BTreeSet::new();
+    for e in expected.values() {
+        for d in e["devices"].as_array().unwrap() {
+            for (kind, v) in d["counters"].as_object().unwrap() {
+                if billed.contains(&kind.as_str()) {
+                    want.insert((
+                        d["serial"].as_str().unwrap().to_owned(),
+                        kind.clone(),
+                        v.as_i64().unwrap(),
+                    ));
+                }
+            }
+        }
+    }
+    let mut c: AnyConnection = t.admin().await;
+    let stored: std::collections::BTreeSet<(String, String, i64)> = sqlx::query_as::<Any, (String, String, i64)>(
+        "SELECT e.serial, r.meter_kind, r.value FROM readings r JOIN equipment e ON e.tenant_id = r.tenant_id AND e.id = r.equipment_id",
+    )
+    .fetch_all(&mut c)
+    .await
+    .unwrap()
+    .into_iter()
+    .collect();
+    let missing: Vec<_> = want.difference(&stored).collect();
+    // wrong (README's rules): a device no fixture states, or a value other than every one the
+    // fixtures state for that device and kind; a counter they do not score is not wrong
+    let wrong: Vec<_> = stored
+        .iter()
+        .filter(|(serial, kind, value)| {
+            let stated: Vec<i64> = want
+                .iter()
+                .filter(|(s, k, _)| s == serial && k == kind)
+                .map(|(_, _, v)| *v)
+                .collect();
+            !want.iter().any(|(s, _, _)| s == serial)
+                || (!stated.is_empty() && !stated.contains(value))
+        })
+        .collect();
+    assert!(missing.is_empty(), "expected but not stored: {missing:?}");
+    assert!(
+        wrong.is_empty(),
+        "stored but stated by no fixture: {wrong:?}"
+    );
+    let _ = stop.send(());
+    watcher.await.unwrap().unwrap();
+}
+
 backends!(
+    every_fixture_through_the_mailbox,
     a_mailbox_is_read_into_the_database_and_every_message_filed,
     over_tls_with_a_private_ca,
 );
