@@ -152,7 +152,9 @@ fn fuzz_findings_stay_fixed() {
         #[allow(clippy::disallowed_methods)] // our own small files
         let raw = std::fs::read(entry.unwrap().path()).unwrap();
         let out = extract(&raw, &Limits::default());
-        assert!(!matches!(out.kind, MailKind::Malformed) || out.devices.is_empty());
+        // both are mangled junk (a newsletter, a bounce): returning at all is the fix, and
+        // nothing may be read from them
+        assert!(out.devices.is_empty(), "{out:?}");
         n += 1;
     }
     assert!(n > 0);

@@ -137,9 +137,22 @@ pub fn parse(raw: &[u8], limits: &Limits) -> Mail {
         ));
         return mail;
     }
-    let Some(message) = MessageParser::default().parse(raw) else {
-        mail.problems.push("not an RFC 5322 message".into());
-        return mail;
+    // mail-parser 0.11.9 has debug assertions on inputs it otherwise recovers from; a panic
+    // in a parser must not take the worker down, whatever the build
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        MessageParser::default().parse(raw)
+    }));
+    let message = match parsed {
+        Ok(Some(message)) => message,
+        Ok(None) => {
+            mail.problems.push("not an RFC 5322 message".into());
+            return mail;
+        }
+        Err(_) => {
+            mail.problems
+                .push("the MIME structure is too broken to parse".into());
+            return mail;
+        }
     };
     unpack(&message, raw, limits, 0, &mut mail);
     mail
