@@ -159,3 +159,78 @@ fn fuzz_findings_stay_fixed() {
     }
     assert!(n > 0);
 }
+
+/// A mail with one attachment `name` holding `data`, base64 as a mail client sends it.
+fn with_attachment(name: &str, data: &[u8]) -> Vec<u8> {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(data);
+    let mut raw = headers("multipart/mixed; boundary=\"x\"");
+    raw.push_str("--x\r\nContent-Type: text/plain\r\n\r\nMonthly device log attached.\r\n");
+    raw.push_str(&format!(
+        "--x\r\nContent-Type: application/zip; name=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"{name}\"\r\n\r\n"
+    ));
+    for chunk in encoded.as_bytes().chunks(76) {
+        raw.push_str(std::str::from_utf8(chunk).unwrap());
+        raw.push_str("\r\n");
+    }
+    raw.push_str("--x--\r\n");
+    raw.into_bytes()
+}
+
+fn zipped(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut zip = zip::ZipWriter::new(&mut out);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, data) in entries {
+        zip.start_file(*name, options).unwrap();
+        zip.write_all(data).unwrap();
+    }
+    zip.finish().unwrap();
+    out.into_inner()
+}
+
+const BROTHER_CSV: &str = "Node Name,Model Name,Serial No.,IP Address,Location,Date,Total Page Count,Black&White Total,Color Total\r\nBRN1,HL-L6400DW,E75610K5N654321,192.168.10.32,Mail room,2025/10/31 23:00,158332,158332,\r\n";
+
+#[test]
+fn a_report_inside_a_zip_is_read() {
+    let raw = with_attachment(
+        "devicelog.zip",
+        &zipped(&[("devicelog.csv", BROTHER_CSV.as_bytes())]),
+    );
+    let out = extract(&raw, &Limits::default());
+    assert_eq!(out.kind, MailKind::DeviceReport, "{:?}", out.warnings);
+    assert_eq!(out.devices[0].counters["total"], 158_332);
+}
+
+#[test]
+fn a_zip_bomb_is_not_inflated() {
+    let zeros = vec![0u8; 40 * 1024 * 1024];
+    let raw = with_attachment("bomb.zip", &zipped(&[("a.csv", &zeros)]));
+    assert!(raw.len() < 1024 * 1024, "the bomb is small: {}", raw.len());
+    let out = extract(&raw, &Limits::default());
+    assert!(out.devices.is_empty());
+    assert!(
+        out.warnings
+            .iter()
+            .any(|w| w.contains("bomb.zip") && w.contains("inflates")),
+        "{:?}",
+        out.warnings
+    );
+}
+
+#[test]
+fn a_zip_of_too_many_entries_is_not_read() {
+    let names: Vec<String> = (0..200).map(|i| format!("f{i}.csv")).collect();
+    let entries: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
+    let out = extract(
+        &with_attachment("many.zip", &zipped(&entries)),
+        &Limits::default(),
+    );
+    assert!(
+        out.warnings.iter().any(|w| w.contains("200 entries")),
+        "{:?}",
+        out.warnings
+    );
+}

@@ -294,10 +294,88 @@ fn unpack(
             }
         }
     }
+    // Zip archives (accounting exports, zipped CSV reports) are read as their entries.
+    let mut expanded = Vec::with_capacity(mail.attachments.len());
+    for a in std::mem::take(&mut mail.attachments) {
+        if is_zip(&a) {
+            match unzip(&a, limits) {
+                Ok(entries) => expanded.extend(entries),
+                Err(why) => mail.warnings.push(format!(
+                    "zip {}: {why}: not read",
+                    a.name.as_deref().unwrap_or("attachment")
+                )),
+            }
+        } else {
+            expanded.push(a);
+        }
+    }
+    mail.attachments = expanded;
     // A body that is only HTML is read as text.
     if mail.texts.is_empty() {
         mail.texts = mail.html_texts.clone();
     }
+}
+
+fn is_zip(a: &Attachment) -> bool {
+    a.content_type.contains("zip")
+        || a.name
+            .as_deref()
+            .is_some_and(|n| n.to_ascii_lowercase().ends_with(".zip"))
+}
+
+/// Most entries read from one archive.
+const MAX_ZIP_ENTRIES: usize = 50;
+/// An entry inflating more than this many times its compressed size is a bomb.
+const MAX_ZIP_RATIO: u64 = 100;
+
+/// The archive's files, bounded before anything is inflated: entry count, each entry's and
+/// the total declared size, the compression ratio — and the inflated bytes are counted
+/// again while reading, since a declared size can lie.
+fn unzip(a: &Attachment, limits: &Limits) -> Result<Vec<Attachment>, String> {
+    use std::io::Read;
+    let mut archive =
+        zip::ZipArchive::new(std::io::Cursor::new(&a.data)).map_err(|e| e.to_string())?;
+    if archive.len() > MAX_ZIP_ENTRIES {
+        return Err(format!("{} entries, over {MAX_ZIP_ENTRIES}", archive.len()));
+    }
+    let budget = limits.max_part_bytes as u64;
+    let mut total = 0u64;
+    let mut out = Vec::new();
+    for i in 0..archive.len() {
+        let entry = archive.by_index(i).map_err(|e| e.to_string())?;
+        if entry.is_dir() {
+            continue;
+        }
+        let (size, packed) = (entry.size(), entry.compressed_size().max(1));
+        if size > budget || total + size > budget || size / packed > MAX_ZIP_RATIO {
+            return Err(format!("entry {} inflates to {size} bytes", entry.name()));
+        }
+        total += size;
+        let name = entry.name().to_owned();
+        let mut data = Vec::new();
+        // bounded by take(): never more than the declared size (plus one to notice a lie)
+        #[allow(clippy::disallowed_methods)]
+        entry
+            .take(size + 1)
+            .read_to_end(&mut data)
+            .map_err(|e| e.to_string())?;
+        if data.len() as u64 > size {
+            return Err(format!("entry {name} is larger than it declares"));
+        }
+        let content_type = if name.to_ascii_lowercase().ends_with(".xml") {
+            "application/xml"
+        } else if name.to_ascii_lowercase().ends_with(".csv") {
+            "text/csv"
+        } else {
+            "application/octet-stream"
+        };
+        out.push(Attachment {
+            name: Some(name),
+            content_type: content_type.into(),
+            data,
+        });
+    }
+    Ok(out)
 }
 
 fn reply_prefix(subject: &str) -> bool {
