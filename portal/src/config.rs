@@ -40,6 +40,9 @@ pub struct Config {
     pub mqtt: Vec<ingest::sources::mqtt::MqttSourceConfig>,
     /// Meter mailboxes read over IMAP (`[[imap]]` tables).
     pub imap: Vec<ingest::sources::imap::ImapSourceConfig>,
+    /// Signs the reply tokens of meter requests (32 characters or more). Set, a customer
+    /// reply is read only with a valid token and only for the request's account.
+    pub reply_token_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +71,7 @@ impl Default for Config {
             silence_window_hours: 72,
             mqtt: Vec::new(),
             imap: Vec::new(),
+            reply_token_key: None,
         }
     }
 }

@@ -433,6 +433,13 @@ async fn open_tenant(
 }
 
 async fn serve(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
+    if config
+        .reply_token_key
+        .as_ref()
+        .is_some_and(|k| k.len() < 32)
+    {
+        bail!("reply_token_key must be 32 characters or more");
+    }
     let db = portal::server::open_database(&config, clock).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -457,13 +464,14 @@ async fn serve(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
             }
         });
     }
+    let intake = Arc::new(portal::mail::Intake::from_config(&config));
     for source in config.imap.clone() {
-        let (db, pipeline, mut stopped) = (db.clone(), pipeline.clone(), stopped.clone());
+        let (db, intake, mut stopped) = (db.clone(), intake.clone(), stopped.clone());
         tokio::spawn(async move {
             let until = async move {
                 let _ = stopped.wait_for(|s| *s).await;
             };
-            if let Err(e) = portal::mail::watch(db, source, pipeline, until).await {
+            if let Err(e) = portal::mail::watch(db, source, intake, until).await {
                 tracing::error!(error = %e, "IMAP source stopped");
             }
         });

@@ -34,6 +34,9 @@ pub struct Mail {
     pub from: Option<String>,
     /// The Message-ID, without angle brackets.
     pub message_id: Option<String>,
+    /// Every address it was sent to (To, Cc, Delivered-To, X-Original-To): a reply to the
+    /// meter request carries the request's token in one of them.
+    pub recipients: Vec<String>,
     pub date: Option<DateTime<FixedOffset>>,
     /// What the receiving server's `Authentication-Results` say of the sender.
     pub authentication: Authentication,
@@ -188,6 +191,17 @@ fn unpack(
         .message_id()
         .map(|m| m.trim().trim_matches(['<', '>']).to_owned())
         .filter(|m| !m.is_empty());
+    for header in ["To", "Cc", "Delivered-To", "X-Original-To"] {
+        for value in message.header_values(header) {
+            if let Some(list) = value.as_address() {
+                mail.recipients
+                    .extend(list.iter().filter_map(|a| a.address()).map(str::to_owned));
+            } else if let Some(text) = value.as_text() {
+                mail.recipients
+                    .push(text.trim().trim_matches(['<', '>']).to_owned());
+            }
+        }
+    }
     let results: Vec<&str> = message
         .headers_raw()
         .filter(|(name, _)| name.eq_ignore_ascii_case("Authentication-Results"))

@@ -48,6 +48,7 @@ pub struct Extraction {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Envelope {
     pub from: Option<String>,
+    pub recipients: Vec<String>,
     pub message_id: Option<String>,
     pub subject: String,
     pub authentication: Authentication,
@@ -58,6 +59,7 @@ pub fn extract(raw: &[u8], limits: &Limits) -> Extraction {
     let mail = message::parse(raw, limits);
     let envelope = Envelope {
         from: mail.from.clone(),
+        recipients: mail.recipients.clone(),
         message_id: mail.message_id.clone(),
         subject: mail.subject.clone(),
         authentication: mail.authentication,

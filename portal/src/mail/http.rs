@@ -20,13 +20,7 @@ pub async fn receive(
             "the body must be one raw RFC 5322 message".into(),
         ));
     }
-    let limits = ingest::email::Limits::default();
-    let receipt = super::receive(
-        &state.db.tenant(principal.tenant),
-        &body,
-        &state.config.pipeline,
-        &limits,
-    )
-    .await?;
+    let intake = super::Intake::from_config(&state.config);
+    let receipt = super::receive(&state.db.tenant(principal.tenant), &body, &intake).await?;
     Ok(Json(receipt))
 }

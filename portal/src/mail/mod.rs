@@ -11,6 +11,7 @@
 
 pub mod http;
 pub mod store;
+pub mod token;
 
 use crate::db::{Db, DbError, TenantDb};
 use crate::tenants::TenantSlug;
@@ -72,14 +73,33 @@ pub struct Receipt {
     pub results: Vec<ObservationResult>,
 }
 
+/// How meter mail is taken in.
+#[derive(Debug, Clone, Default)]
+pub struct Intake {
+    pub pipeline: PipelineConfig,
+    pub limits: Limits,
+    /// The key of the meter requests' reply tokens. With it, a customer reply is taken only
+    /// with a valid token, and only for devices of the request's account; without it, the
+    /// devices a reply names (by the quoted request) and the sender check decide.
+    pub reply_key: Option<Vec<u8>>,
+}
+
+impl Intake {
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            pipeline: config.pipeline.clone(),
+            limits: Limits::default(),
+            reply_key: config
+                .reply_token_key
+                .as_ref()
+                .map(|k| k.as_bytes().to_vec()),
+        }
+    }
+}
+
 /// Receives one raw message for this tenant.
-pub async fn receive(
-    db: &TenantDb,
-    raw: &[u8],
-    pipeline: &PipelineConfig,
-    limits: &Limits,
-) -> Result<Receipt, DbError> {
-    let extraction = ingest::email::extract(raw, limits);
+pub async fn receive(db: &TenantDb, raw: &[u8], intake: &Intake) -> Result<Receipt, DbError> {
+    let extraction = ingest::email::extract(raw, &intake.limits);
     let message_id = match &extraction.envelope.message_id {
         Some(id) => id.chars().take(255).collect(),
         None => format!("sha256:{}", hex::encode(Sha256::digest(raw))),
@@ -108,7 +128,7 @@ pub async fn receive(
     let quarantine = match extraction.kind {
         MailKind::Malformed | MailKind::Junk => None,
         MailKind::DeviceReport | MailKind::CustomerReply => {
-            take_readings(db, &extraction, &message_id, raw, pipeline, &mut receipt)
+            take_readings(db, &extraction, &message_id, raw, intake, &mut receipt)
                 .await?
                 .err()
         }
@@ -152,7 +172,7 @@ async fn take_readings(
     extraction: &Extraction,
     message_id: &str,
     raw: &[u8],
-    pipeline: &PipelineConfig,
+    intake: &Intake,
     receipt: &mut Receipt,
 ) -> Result<Result<(), String>, DbError> {
     let envelope = &extraction.envelope;
@@ -170,6 +190,31 @@ async fn take_readings(
     };
     let reply = extraction.kind == MailKind::CustomerReply;
     let mut tx = db.begin().await?;
+    if reply && let Some(key) = &intake.reply_key {
+        let mut texts: Vec<&str> = envelope.recipients.iter().map(String::as_str).collect();
+        texts.push(&envelope.subject);
+        let Some(request) = token::find(key, db.tenant_id(), &texts) else {
+            return Ok(Err("a reply without a valid meter-request token".into()));
+        };
+        let Some(account) = tx.answer_meter_request(request).await? else {
+            return Ok(Err(format!(
+                "the token names meter request {request}, which does not exist"
+            )));
+        };
+        for device in &extraction.devices {
+            let serial = SerialNumber::parse(&device.serial).ok();
+            let owner = match &serial {
+                Some(s) => tx.account_of_serial(s).await?,
+                None => None,
+            };
+            if owner != Some(account) {
+                return Ok(Err(format!(
+                    "the reply names {}, which is not a device of the request's account",
+                    device.serial
+                )));
+            }
+        }
+    }
     for device in &extraction.devices {
         let Ok(serial) = SerialNumber::parse(&device.serial) else {
             return Ok(Err(format!(
@@ -248,7 +293,16 @@ async fn take_readings(
             "none of the counters stated is one this dealer bills".into()
         ));
     }
-    match process_observations(&mut tx, origin, &refs, received_at, pipeline, &kinds).await {
+    match process_observations(
+        &mut tx,
+        origin,
+        &refs,
+        received_at,
+        &intake.pipeline,
+        &kinds,
+    )
+    .await
+    {
         Ok(results) => {
             tx.commit().await?;
             let all_taken = results.iter().all(|r| {
@@ -275,7 +329,7 @@ async fn take_readings(
 pub async fn watch(
     db: Db,
     source: ImapSourceConfig,
-    pipeline: Arc<PipelineConfig>,
+    intake: Arc<Intake>,
     until: impl Future<Output = ()>,
 ) -> Result<(), DbError> {
     let slug = TenantSlug::parse(&source.tenant).map_err(|_| {
@@ -285,20 +339,14 @@ pub async fn watch(
         ))
     })?;
     let tenant = db.tenant(db.tenant_by_slug(&slug).await?.id);
-    let limits = Limits {
-        max_bytes: source.max_message_bytes as usize,
-        ..Limits::default()
-    };
+    let mut intake = (*intake).clone();
+    intake.limits.max_bytes = source.max_message_bytes as usize;
+    let intake = Arc::new(intake);
     let name = source.name.clone();
     let handler = move |raw: Vec<u8>| {
-        let (tenant, pipeline, limits, name) = (
-            tenant.clone(),
-            pipeline.clone(),
-            limits.clone(),
-            name.clone(),
-        );
+        let (tenant, intake, name) = (tenant.clone(), intake.clone(), name.clone());
         async move {
-            match receive(&tenant, &raw, &pipeline, &limits).await {
+            match receive(&tenant, &raw, &intake).await {
                 Ok(receipt) => {
                     tracing::info!(source = %name, message = %receipt.message_id, kind = ?receipt.kind,
                         folder = receipt.folder.mailbox(), "meter e-mail filed");

@@ -81,6 +81,59 @@ impl TenantTx {
         Ok(allowed.map(|a| a == 1))
     }
 
+    /// A monthly meter request to a contact (the customer portal sends it); its id goes into
+    /// the reply token.
+    pub async fn create_meter_request(
+        &mut self,
+        account: crate::ids::AccountId,
+        contact: i64,
+        cycle: &str,
+        due_at: i64,
+    ) -> Result<i64, DbError> {
+        let (t, now) = (self.t(), self.now_ms());
+        Ok(sqlx::query_scalar(
+            "INSERT INTO meter_requests (tenant_id, account_id, contact_id, cycle, sent_at, due_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(t)
+        .bind(account.0)
+        .bind(contact)
+        .bind(cycle)
+        .bind(now)
+        .bind(due_at)
+        .fetch_one(self.conn())
+        .await?)
+    }
+
+    /// The account a meter request went to, marking it answered.
+    pub async fn answer_meter_request(&mut self, request: i64) -> Result<Option<i64>, DbError> {
+        let (t, now) = (self.t(), self.now_ms());
+        Ok(sqlx::query_scalar(
+            "UPDATE meter_requests SET answered_at = COALESCE(answered_at, $3) \
+             WHERE tenant_id = $1 AND id = $2 RETURNING account_id",
+        )
+        .bind(t)
+        .bind(request)
+        .bind(now)
+        .fetch_optional(self.conn())
+        .await?)
+    }
+
+    /// The account of the device with this serial.
+    pub async fn account_of_serial(
+        &mut self,
+        serial: &SerialNumber,
+    ) -> Result<Option<i64>, DbError> {
+        let t = self.t();
+        Ok(sqlx::query_scalar(
+            "SELECT account_id FROM equipment WHERE tenant_id = $1 AND serial_key = $2",
+        )
+        .bind(t)
+        .bind(serial.key())
+        .fetch_optional(self.conn())
+        .await?)
+    }
+
     /// Registers an address a device sends its own reports from.
     pub async fn add_equipment_email_sender(
         &mut self,

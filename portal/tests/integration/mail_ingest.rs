@@ -5,12 +5,12 @@
 use crate::backends;
 use crate::harness::{TestDb, spawn_app, user_token};
 use ingest::domain::{EmailAddress, SerialNumber};
-use ingest::email::{Limits, MailKind};
+use ingest::email::MailKind;
 use portal::accounts::{NewAccount, NewContact};
 use portal::auth::Permission;
 use portal::db::TenantDb;
 use portal::equipment::NewEquipment;
-use portal::mail::{Folder, receive};
+use portal::mail::{Folder, Intake, receive};
 use portal::users::UserKind;
 use sqlx::{Any, AnyConnection, AssertSqlSafe};
 use std::path::PathBuf;
@@ -72,9 +72,7 @@ async fn count(t: &TestDb, sql: &str) -> i64 {
 }
 
 async fn take(db: &TenantDb, raw: &[u8]) -> portal::mail::Receipt {
-    receive(db, raw, &Default::default(), &Limits::default())
-        .await
-        .unwrap()
+    receive(db, raw, &Intake::default()).await.unwrap()
 }
 
 const KYOCERA: &str = "kyocera_taskalfa3554ci_counter.eml";
@@ -285,7 +283,91 @@ async fn the_webhook_takes_a_raw_message_from_an_integration_holding_mail_ingest
     assert_eq!(count(&app.t, "SELECT COUNT(*) FROM readings").await, 5);
 }
 
+/// With a reply key configured, a reply counts only with its request's valid token, and only
+/// for devices of the account the request went to.
+async fn a_reply_needs_the_token_of_its_request(t: TestDb) {
+    const REPLY: &str = "reply_values_after_equals.eml";
+    let db = dealer(
+        &t,
+        &["W9C4100322", "VJR7Z03518"],
+        Some("frontdesk@harbourview-dental.example"),
+    )
+    .await;
+    let (mine, other) = db
+        .run(async |tx| {
+            let acc = tx.list_accounts(None, 10).await?[0].id;
+            let contact = tx.contacts_of(acc).await?[0].id.0;
+            let mine = tx.create_meter_request(acc, contact, "2025-10", 0).await?;
+            let b = tx
+                .create_account(&NewAccount::new("B-1", "Other customer")?)
+                .await?;
+            let c = tx
+                .create_contact(
+                    b.id,
+                    &NewContact::new("B", Some(EmailAddress::parse("b@b.example")?), "meters")?,
+                )
+                .await?;
+            let other = tx.create_meter_request(b.id, c.id.0, "2025-10", 0).await?;
+            Ok((mine, other))
+        })
+        .await
+        .unwrap();
+    let key = b"a key of thirty-two bytes or more";
+    let intake = Intake {
+        reply_key: Some(key.to_vec()),
+        ..Intake::default()
+    };
+    let tenant = db.tenant_id();
+    let to = |request: i64, id: &str| {
+        let token = portal::mail::token::sign(key, tenant, request);
+        variant(
+            REPLY,
+            id,
+            &format!("Delivered-To: meters+{token}@northbridge-office.example\r\n"),
+        )
+    };
+
+    let receipt = receive(&db, &variant(REPLY, "plain@x", ""), &intake)
+        .await
+        .unwrap();
+    assert_eq!(receipt.folder, Folder::NeedsReview);
+    assert!(
+        receipt.reasons[0].contains("token"),
+        "{:?}",
+        receipt.reasons
+    );
+
+    let receipt = receive(&db, &to(other, "other@x"), &intake).await.unwrap();
+    assert_eq!(receipt.folder, Folder::NeedsReview);
+    assert!(
+        receipt.reasons[0].contains("request's account"),
+        "{:?}",
+        receipt.reasons
+    );
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM readings").await, 0);
+
+    let receipt = receive(&db, &to(mine, "mine@x"), &intake).await.unwrap();
+    assert_eq!(receipt.results.len(), 2, "{receipt:?}");
+    assert_eq!(
+        count(
+            &t,
+            "SELECT COUNT(*) FROM readings WHERE source = 'reply_email'"
+        )
+        .await,
+        3
+    );
+    assert_eq!(
+        count(
+            &t,
+            "SELECT COUNT(*) FROM meter_requests WHERE answered_at IS NOT NULL"
+        )
+        .await,
+        1
+    );
+}
+
 backends!(
+    a_reply_needs_the_token_of_its_request,
     a_device_report_from_a_contact_is_read_once_with_the_message_as_evidence,
     a_stranger_or_a_forged_sender_is_quarantined_and_nothing_read,
     a_customer_reply_gives_reply_email_readings,
