@@ -395,7 +395,8 @@ fn unzip(a: &Attachment, limits: &Limits) -> Result<Vec<Attachment>, String> {
 fn reply_prefix(subject: &str) -> bool {
     let lower = subject.trim_start().to_ascii_lowercase();
     [
-        "re:", "aw:", "sv:", "vs:", "antw:", "réf:", "ref:", "r:", "fw:", "fwd:", "wg:", "tr:",
+        // replies only: a forward (Fwd:, WG:, TR:) of a device report is not an answer
+        "re:", "aw:", "sv:", "vs:", "antw:", "r:", "rif:", "odp:",
     ]
     .iter()
     .any(|p| lower.starts_with(p))

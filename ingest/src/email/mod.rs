@@ -98,8 +98,13 @@ fn device_readings(mail: &message::Mail, out: &mut Vec<DeviceReading>) {
         .filter_map(message::Attachment::text)
         .collect();
     for text in mail.texts.iter().chain(&attachments) {
+        let before = out.len();
         for (_, extractor) in vendors::EXTRACTORS {
             out.extend(extractor(text, mail.date));
+        }
+        // an answer to a person is read by the reply reader, not guessed at as a report
+        if out.len() == before && !mail.is_reply {
+            out.extend(vendors::generic::extract(text, mail.date));
         }
     }
     for inner in &mail.forwarded {

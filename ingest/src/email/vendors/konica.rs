@@ -10,17 +10,29 @@ use std::collections::BTreeMap;
 const COUNTERS: &[(&str, &[&str])] = &[
     (
         "total",
-        &["Total Counter", "Gesamtzähler", "Compteur total"],
+        &["Total Counter", "Total", "Gesamtzähler", "Compteur total"],
     ),
     (
         "color",
         &[
             "Total Color Counter",
             "Total Colour Counter",
+            "Total Full Color Counter",
+            "Color Total Counter",
             "Gesamtzähler Farbe",
+            "Compteur total couleur",
         ],
     ),
-    ("mono", &["Total Black Counter", "Gesamtzähler Schwarz"]),
+    (
+        "mono",
+        &[
+            "Total Black Counter",
+            "Total Black & White Counter",
+            "Black Total Counter",
+            "Gesamtzähler Schwarz",
+            "Compteur total noir",
+        ],
+    ),
 ];
 const SERIAL: &[&str] = &["Serial Number", "Seriennummer", "Numéro de série"];
 
@@ -53,4 +65,20 @@ pub fn extract(text: &str, header: Option<DateTime<FixedOffset>>) -> Vec<DeviceR
         return Vec::new();
     }
     b.read_at(header).build().into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_line_entries_and_other_wordings() {
+        let text = "[Model Name], bizhub C250i Studio\r\n[Serial Number], AA2J021006122\r\n[Operating Accumulation Time], 0.0, 5.9,\r\n 12.2, 3.1\r\n[Total Counter],00065210\r\n[Total Full Color Counter],00023015\r\n[Total Black & White Counter],00042195\r\n";
+        let r = extract(text, None).pop().unwrap();
+        assert_eq!(
+            (r.counters["total"], r.counters["color"], r.counters["mono"]),
+            (65_210, 23_015, 42_195)
+        );
+        assert_eq!(r.model, None, "[Model Name] is the admin's text");
+    }
 }

@@ -103,3 +103,27 @@ pub fn extract(text: &str, header: Option<DateTime<FixedOffset>>) -> Vec<DeviceR
     }
     b.build().into_iter().collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// As Exchange delivers a device seen as external: a banner on top, trailing spaces gone.
+    #[test]
+    fn an_exchange_banner_and_stripped_padding_change_nothing() {
+        let text = "CAUTION: This email originated from outside of the organization.\r\n\r\n\r\nEquipment ID:\r\nModel Name:             ECOSYS M3655idn\r\nSerial Number:          VCF5Z00612\r\nMeterDate:              Mon 03 Nov 2025 07:00:00\r\nCounters by Function:\r\n Printed Pages:\r\n  Copier:               9120\r\n  Printer:              77406\r\n  FAX:                  1208\r\n  Total:                87734\r\n Scanned Pages:\r\n  Total:                12933\r\nCounters by Duplex:\r\n  1-sided:              35094\r\n  Total:                87734\r\n";
+        let r = extract(text, None).pop().unwrap();
+        assert_eq!(r.serial, "VCF5Z00612");
+        assert_eq!(
+            (r.counters["total"], r.counters["mono"], r.counters["scan"]),
+            (87_734, 87_734, 12_933)
+        );
+        assert_eq!(r.counters["print_mono"], 77_406);
+    }
+
+    #[test]
+    fn a_report_cut_before_its_total_states_nothing() {
+        let text = "Serial Number:          VCF5Z00612\r\nCounters by Function:\r\n Printed Pages:\r\n  Copier:               9120\r\n";
+        assert!(extract(text, None).is_empty());
+    }
+}

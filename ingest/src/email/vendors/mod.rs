@@ -4,6 +4,7 @@
 
 pub mod canon;
 pub mod csv;
+pub mod generic;
 pub mod hp;
 pub mod konica;
 pub mod kyocera;
@@ -16,7 +17,8 @@ use chrono::{DateTime, FixedOffset};
 
 pub type Extractor = fn(&str, Option<DateTime<FixedOffset>>) -> Vec<DeviceReading>;
 
-/// Every format, by name.
+/// Every format, by name. ([`generic`] is the fallback, tried only when none of these reads
+/// a text.)
 pub const EXTRACTORS: &[(&str, Extractor)] = &[
     ("kyocera", kyocera::extract),
     ("konica_minolta", konica::extract),

@@ -6,9 +6,31 @@ use crate::email::time;
 use chrono::{DateTime, FixedOffset};
 
 const COUNTERS: &[(&str, &[&str])] = &[
-    ("total", &["Total Impressions"]),
-    ("mono", &["Black Impressions"]),
-    ("color", &["Color Impressions"]),
+    (
+        "total",
+        &[
+            "Total Impressions",
+            "Total Printed Impressions",
+            "Impressions Total",
+        ],
+    ),
+    (
+        "mono",
+        &[
+            "Black Impressions",
+            "Black Printed Impressions",
+            "Black and White Impressions",
+            "Black & White Impressions",
+        ],
+    ),
+    (
+        "color",
+        &[
+            "Color Impressions",
+            "Colour Impressions",
+            "Color Printed Impressions",
+        ],
+    ),
     ("large", &["Total Large Impressions"]),
 ];
 const FAMILIES: &[&str] = &[
@@ -59,4 +81,18 @@ pub fn extract(text: &str, header: Option<DateTime<FixedOffset>>) -> Vec<DeviceR
         return Vec::new();
     }
     b.build().into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn other_wordings_and_usage_counters_left_out() {
+        let text = "WorkCentre 7855\nSerial Number: 3351234567\nTotal Printed Impressions: 1,002,003\nBlack Printed Impressions: 900,000\nColour Impressions: 102,003\nSheets: 700,000\n";
+        let r = extract(text, None).pop().unwrap();
+        assert_eq!(r.counters.len(), 3, "{:?}", r.counters);
+        assert_eq!(r.counters["total"], 1_002_003);
+        assert_eq!(r.model.as_deref(), Some("WorkCentre 7855"));
+    }
 }
