@@ -380,7 +380,48 @@ async fn every_fixture_through_the_mailbox(t: TestDb) {
     watcher.await.unwrap().unwrap();
 }
 
+/// Without IDLE (a server that lacks it, or `idle = false`) the source looks every
+/// `poll_seconds`.
+async fn without_idle_the_mailbox_is_polled(t: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_dovecot, port) = e2e::peers::dovecot(dir.path());
+    t.tenant("acme").await;
+    let mut imap = login(port).await;
+    let source = ImapSourceConfig {
+        name: "poll".into(),
+        tenant: "acme".into(),
+        host: "127.0.0.1".into(),
+        port,
+        tls: false,
+        ca_file: None,
+        username: "meters".into(),
+        password: "secret".into(),
+        mailbox: "INBOX".into(),
+        poll_seconds: 1,
+        idle: false,
+        max_message_bytes: 30 * 1024 * 1024,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let watcher = tokio::spawn(portal::mail::watch(
+        t.db.clone(),
+        source,
+        Arc::new(Default::default()),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    // arrives after the source's first look
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    imap.append("INBOX", None, None, fixture("junk_newsletter.eml"))
+        .await
+        .unwrap();
+    until_filed(&mut imap, [0, 0, 0, 1]).await;
+    let _ = stop.send(());
+    watcher.await.unwrap().unwrap();
+}
+
 backends!(
+    without_idle_the_mailbox_is_polled,
     every_fixture_through_the_mailbox,
     a_mailbox_is_read_into_the_database_and_every_message_filed,
     over_tls_with_a_private_ca,
