@@ -18,6 +18,11 @@ pub fn dir() -> PathBuf {
     dir
 }
 
+/// One fixture's bytes.
+pub fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(dir().join(name)).unwrap()
+}
+
 /// expected.json: file name → expectation.
 pub fn expected() -> serde_json::Map<String, Value> {
     let text = std::fs::read_to_string(dir().join("expected.json")).unwrap();

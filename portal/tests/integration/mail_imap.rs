@@ -11,15 +11,55 @@ use ingest::sources::imap::ImapSourceConfig;
 use portal::accounts::{NewAccount, NewContact};
 use portal::equipment::NewEquipment;
 use sqlx::{Any, AnyConnection, AssertSqlSafe};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn fixture(name: &str) -> Vec<u8> {
-    let base = std::env::var_os("PRINTYX_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"));
-    std::fs::read(base.join("email").join(name)).unwrap()
+use e2e::email::fixture;
+
+/// The meter mailbox as a dealer would configure it: plain IMAP on `port`, IDLE, and a poll
+/// longer than any of these tests waits (so what is filed in time was seen through IDLE).
+fn mailbox(port: u16) -> ImapSourceConfig {
+    ImapSourceConfig {
+        name: "test".into(),
+        tenant: "acme".into(),
+        host: "127.0.0.1".into(),
+        port,
+        tls: false,
+        ca_file: None,
+        username: "meters".into(),
+        password: "secret".into(),
+        mailbox: "INBOX".into(),
+        poll_seconds: 120,
+        idle: true,
+        max_message_bytes: 30 * 1024 * 1024,
+    }
+}
+
+/// The server's IMAP source (`portal::mail::watch`, as `printyx serve` starts it) until
+/// stopped.
+struct Watching {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), portal::db::DbError>>,
+}
+
+impl Watching {
+    fn start(t: &TestDb, source: ImapSourceConfig) -> Self {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(portal::mail::watch(
+            t.db.clone(),
+            source,
+            Arc::new(Default::default()),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Self { stop, task }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.unwrap().unwrap();
+    }
 }
 
 type Imap = async_imap::Session<tokio::net::TcpStream>;
@@ -114,29 +154,7 @@ async fn a_mailbox_is_read_into_the_database_and_every_message_filed(t: TestDb) 
             .unwrap();
     }
 
-    let source = ImapSourceConfig {
-        name: "test".into(),
-        tenant: "acme".into(),
-        host: "127.0.0.1".into(),
-        port,
-        tls: false,
-        ca_file: None,
-        username: "meters".into(),
-        password: "secret".into(),
-        mailbox: "INBOX".into(),
-        poll_seconds: 120,
-        idle: true,
-        max_message_bytes: 30 * 1024 * 1024,
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let watcher = tokio::spawn(portal::mail::watch(
-        t.db.clone(),
-        source,
-        Arc::new(Default::default()),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let watching = Watching::start(&t, mailbox(port));
     until_filed(&mut imap, [0, 1, 1, 2]).await;
     assert_eq!(
         readings(&t).await,
@@ -162,8 +180,7 @@ async fn a_mailbox_is_read_into_the_database_and_every_message_filed(t: TestDb) 
     until_filed(&mut imap, [0, 2, 1, 3]).await;
     assert_eq!(readings(&t).await, 5);
 
-    let _ = stop.send(());
-    watcher.await.unwrap().unwrap();
+    watching.stop().await;
 }
 
 /// IMAPS: the server's certificate is checked against the configured CA.
@@ -205,33 +222,18 @@ async fn over_tls_with_a_private_ca(t: TestDb) {
     )
     .await
     .unwrap();
-    let source = ImapSourceConfig {
-        name: "tls".into(),
-        tenant: "acme".into(),
-        host: "127.0.0.1".into(),
-        port: tls_port,
-        tls: true,
-        ca_file: Some(ca),
-        username: "meters".into(),
-        password: "secret".into(),
-        mailbox: "INBOX".into(),
-        poll_seconds: 120,
-        idle: true,
-        max_message_bytes: 30 * 1024 * 1024,
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let watcher = tokio::spawn(portal::mail::watch(
-        t.db.clone(),
-        source,
-        Arc::new(Default::default()),
-        async move {
-            let _ = stopped.await;
+    let watching = Watching::start(
+        &t,
+        ImapSourceConfig {
+            port: tls_port,
+            tls: true,
+            ca_file: Some(ca),
+            ..mailbox(port)
         },
-    ));
+    );
     until_filed(&mut imap, [0, 1, 0, 0]).await;
     assert_eq!(readings(&t).await, 5);
-    let _ = stop.send(());
-    watcher.await.unwrap().unwrap();
+    watching.stop().await;
 }
 
 /// Every shared fixture APPENDed to the mailbox, read and filed: junk and broken mail in
@@ -286,29 +288,7 @@ async fn every_fixture_through_the_mailbox(t: TestDb) {
     for (_, raw) in &files {
         imap.append("INBOX", None, None, raw).await.unwrap();
     }
-    let source = ImapSourceConfig {
-        name: "all".into(),
-        tenant: "acme".into(),
-        host: "127.0.0.1".into(),
-        port,
-        tls: false,
-        ca_file: None,
-        username: "meters".into(),
-        password: "secret".into(),
-        mailbox: "INBOX".into(),
-        poll_seconds: 120,
-        idle: true,
-        max_message_bytes: 30 * 1024 * 1024,
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let watcher = tokio::spawn(portal::mail::watch(
-        t.db.clone(),
-        source,
-        Arc::new(Default::default()),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let watching = Watching::start(&t, mailbox(port));
     let rejected = expected
         .values()
         .filter(|e| e["kind"] == "junk" || e["kind"] == "malformed")
@@ -376,8 +356,7 @@ async fn every_fixture_through_the_mailbox(t: TestDb) {
         wrong.is_empty(),
         "stored but stated by no fixture: {wrong:?}"
     );
-    let _ = stop.send(());
-    watcher.await.unwrap().unwrap();
+    watching.stop().await;
 }
 
 /// Without IDLE (a server that lacks it, or `idle = false`) the source looks every
@@ -387,37 +366,21 @@ async fn without_idle_the_mailbox_is_polled(t: TestDb) {
     let (_dovecot, port) = e2e::peers::dovecot(dir.path());
     t.tenant("acme").await;
     let mut imap = login(port).await;
-    let source = ImapSourceConfig {
-        name: "poll".into(),
-        tenant: "acme".into(),
-        host: "127.0.0.1".into(),
-        port,
-        tls: false,
-        ca_file: None,
-        username: "meters".into(),
-        password: "secret".into(),
-        mailbox: "INBOX".into(),
-        poll_seconds: 1,
-        idle: false,
-        max_message_bytes: 30 * 1024 * 1024,
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let watcher = tokio::spawn(portal::mail::watch(
-        t.db.clone(),
-        source,
-        Arc::new(Default::default()),
-        async move {
-            let _ = stopped.await;
+    let watching = Watching::start(
+        &t,
+        ImapSourceConfig {
+            poll_seconds: 1,
+            idle: false,
+            ..mailbox(port)
         },
-    ));
+    );
     // arrives after the source's first look
     tokio::time::sleep(Duration::from_millis(500)).await;
     imap.append("INBOX", None, None, fixture("junk_newsletter.eml"))
         .await
         .unwrap();
     until_filed(&mut imap, [0, 0, 0, 1]).await;
-    let _ = stop.send(());
-    watcher.await.unwrap().unwrap();
+    watching.stop().await;
 }
 
 backends!(

@@ -13,14 +13,8 @@ use portal::equipment::NewEquipment;
 use portal::mail::{Folder, Intake, receive};
 use portal::users::UserKind;
 use sqlx::{Any, AnyConnection, AssertSqlSafe};
-use std::path::PathBuf;
 
-fn fixture(name: &str) -> Vec<u8> {
-    let base = std::env::var_os("PRINTYX_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"));
-    std::fs::read(base.join("email").join(name)).unwrap()
-}
+use e2e::email::fixture;
 
 /// A copy of a fixture under another Message-ID, with `extra` headers on top.
 fn variant(name: &str, message_id: &str, extra: &str) -> Vec<u8> {
