@@ -2,13 +2,13 @@
 //! validation pipeline, idempotency, and bad input that changes nothing.
 
 use crate::backends;
-use crate::harness::{T0, TestApp, TestDb, spawn_app};
+use crate::harness::{T0, TestApp, TestDb, count, spawn_app};
 use ingest::domain::SerialNumber;
 use portal::accounts::NewAccount;
 use portal::db::TenantDb;
 use portal::equipment::NewEquipment;
 use serde_json::{Value, json};
-use sqlx::{Any, AnyConnection, AssertSqlSafe};
+use sqlx::{AnyConnection, AssertSqlSafe};
 
 const DAY: i64 = 86_400_000;
 const HOUR: i64 = 3_600_000;
@@ -83,14 +83,6 @@ fn observation(id: &str, serial: &str, read_at: i64, meters: Value) -> Value {
 
 fn batch(id: &str, observations: Vec<Value>) -> Value {
     json!({ "protocol": 1, "batch_id": id, "agent_version": "0.1.0", "sent_at": T0, "observations": observations })
-}
-
-async fn count(t: &TestDb, sql: &str) -> i64 {
-    let mut c: AnyConnection = t.admin().await;
-    sqlx::query_scalar::<Any, i64>(AssertSqlSafe(sql.to_owned()))
-        .fetch_one(&mut c)
-        .await
-        .unwrap()
 }
 
 fn outcomes(body: &Value) -> Vec<String> {

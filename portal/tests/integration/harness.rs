@@ -296,3 +296,12 @@ pub async fn user_token(
     tx.create_api_token(user, "test", &permissions.iter().copied().collect())
         .await
 }
+
+/// One number from the database (as its owner, past row-level security): what a test asserts.
+pub async fn count(t: &TestDb, sql: &str) -> i64 {
+    let mut c: sqlx::AnyConnection = t.admin().await;
+    sqlx::query_scalar::<sqlx::Any, i64>(sqlx::AssertSqlSafe(sql.to_owned()))
+        .fetch_one(&mut c)
+        .await
+        .unwrap()
+}

@@ -5,12 +5,12 @@
 #![allow(clippy::disallowed_methods)] // the fixtures are small and ours
 
 use crate::backends;
-use crate::harness::TestDb;
+use crate::harness::{TestDb, count};
 use ingest::domain::{EmailAddress, SerialNumber};
 use ingest::sources::imap::ImapSourceConfig;
 use portal::accounts::{NewAccount, NewContact};
 use portal::equipment::NewEquipment;
-use sqlx::{Any, AnyConnection, AssertSqlSafe};
+use sqlx::{Any, AnyConnection};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -83,14 +83,6 @@ async fn count_in(imap: &mut Imap, mailbox: &str) -> u32 {
         .map_or(0, |m| m.exists)
 }
 
-async fn readings(t: &TestDb) -> i64 {
-    let mut c: AnyConnection = t.admin().await;
-    sqlx::query_scalar::<Any, i64>(AssertSqlSafe("SELECT COUNT(*) FROM readings".to_owned()))
-        .fetch_one(&mut c)
-        .await
-        .unwrap()
-}
-
 /// Waits until the folders hold `expected` (INBOX, Processed, NeedsReview, Rejected).
 async fn until_filed(imap: &mut Imap, expected: [u32; 4]) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -116,31 +108,12 @@ async fn until_filed(imap: &mut Imap, expected: [u32; 4]) {
 async fn a_mailbox_is_read_into_the_database_and_every_message_filed(t: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let (_dovecot, port) = e2e::peers::dovecot(dir.path());
-    let db = t.tenant("acme").await;
-    db.run(async |tx| {
-        let acc = tx.create_account(&NewAccount::new("A-1", "Acme")?).await?;
-        for s in ["W2K4Y01337", "W9J2400145"] {
-            tx.create_equipment(&NewEquipment::new(
-                acc.id,
-                SerialNumber::parse(s)?,
-                "Kyocera",
-                "TASKalfa",
-            )?)
-            .await?;
-        }
-        tx.create_contact(
-            acc.id,
-            &NewContact::new(
-                "Reception",
-                Some(EmailAddress::parse("taskalfa-rec@acme-logistics.example")?),
-                "meters",
-            )?,
-        )
-        .await?;
-        Ok(())
-    })
-    .await
-    .unwrap();
+    crate::mail_ingest::dealer(
+        &t,
+        &["W2K4Y01337", "W9J2400145"],
+        Some("taskalfa-rec@acme-logistics.example"),
+    )
+    .await;
 
     let mut imap = login(port).await;
     for file in [
@@ -157,7 +130,7 @@ async fn a_mailbox_is_read_into_the_database_and_every_message_filed(t: TestDb) 
     let watching = Watching::start(&t, mailbox(port));
     until_filed(&mut imap, [0, 1, 1, 2]).await;
     assert_eq!(
-        readings(&t).await,
+        count(&t, "SELECT COUNT(*) FROM readings").await,
         5,
         "the processed report's total, mono, colour, fax, scan"
     );
@@ -178,7 +151,7 @@ async fn a_mailbox_is_read_into_the_database_and_every_message_filed(t: TestDb) 
     .await
     .unwrap();
     until_filed(&mut imap, [0, 2, 1, 3]).await;
-    assert_eq!(readings(&t).await, 5);
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM readings").await, 5);
 
     watching.stop().await;
 }
@@ -190,29 +163,12 @@ async fn over_tls_with_a_private_ca(t: TestDb) {
     let (ca, cert, key) = e2e::peers::private_ca_certificate(dir.path());
     let (_front, url) = e2e::peers::tls_front(&cert, &key, ([127, 0, 0, 1], port).into());
     let tls_port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
-    let db = t.tenant("acme").await;
-    db.run(async |tx| {
-        let acc = tx.create_account(&NewAccount::new("A-1", "Acme")?).await?;
-        tx.create_equipment(&NewEquipment::new(
-            acc.id,
-            SerialNumber::parse("W2K4Y01337")?,
-            "Kyocera",
-            "TASKalfa",
-        )?)
-        .await?;
-        tx.create_contact(
-            acc.id,
-            &NewContact::new(
-                "Reception",
-                Some(EmailAddress::parse("taskalfa-rec@acme-logistics.example")?),
-                "meters",
-            )?,
-        )
-        .await?;
-        Ok(())
-    })
-    .await
-    .unwrap();
+    crate::mail_ingest::dealer(
+        &t,
+        &["W2K4Y01337"],
+        Some("taskalfa-rec@acme-logistics.example"),
+    )
+    .await;
     let mut imap = login(port).await;
     imap.append(
         "INBOX",
@@ -232,7 +188,7 @@ async fn over_tls_with_a_private_ca(t: TestDb) {
         },
     );
     until_filed(&mut imap, [0, 1, 0, 0]).await;
-    assert_eq!(readings(&t).await, 5);
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM readings").await, 5);
     watching.stop().await;
 }
 

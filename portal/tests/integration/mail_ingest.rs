@@ -3,7 +3,7 @@
 #![allow(clippy::disallowed_methods)] // the fixtures are small and ours
 
 use crate::backends;
-use crate::harness::{TestDb, spawn_app, user_token};
+use crate::harness::{TestDb, count, spawn_app, user_token};
 use ingest::domain::{EmailAddress, SerialNumber};
 use ingest::email::MailKind;
 use portal::accounts::{NewAccount, NewContact};
@@ -12,7 +12,6 @@ use portal::db::TenantDb;
 use portal::equipment::NewEquipment;
 use portal::mail::{Folder, Intake, receive};
 use portal::users::UserKind;
-use sqlx::{Any, AnyConnection, AssertSqlSafe};
 
 use e2e::email::fixture;
 
@@ -28,7 +27,7 @@ fn variant(name: &str, message_id: &str, extra: &str) -> Vec<u8> {
 }
 
 /// An account with these copiers and, optionally, a contact with this address.
-async fn dealer(t: &TestDb, serials: &[&str], contact: Option<&str>) -> TenantDb {
+pub(crate) async fn dealer(t: &TestDb, serials: &[&str], contact: Option<&str>) -> TenantDb {
     let db = t.tenant("acme").await;
     let serials: Vec<String> = serials.iter().map(|s| (*s).to_owned()).collect();
     let contact = contact.map(str::to_owned);
@@ -55,14 +54,6 @@ async fn dealer(t: &TestDb, serials: &[&str], contact: Option<&str>) -> TenantDb
     .await
     .unwrap();
     db
-}
-
-async fn count(t: &TestDb, sql: &str) -> i64 {
-    let mut c: AnyConnection = t.admin().await;
-    sqlx::query_scalar::<Any, i64>(AssertSqlSafe(sql.to_owned()))
-        .fetch_one(&mut c)
-        .await
-        .unwrap()
 }
 
 async fn take(db: &TenantDb, raw: &[u8]) -> portal::mail::Receipt {
