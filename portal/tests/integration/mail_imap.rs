@@ -6,10 +6,7 @@
 
 use crate::backends;
 use crate::harness::{TestDb, count};
-use ingest::domain::{EmailAddress, SerialNumber};
 use ingest::sources::imap::ImapSourceConfig;
-use portal::accounts::{NewAccount, NewContact};
-use portal::equipment::NewEquipment;
 use sqlx::{Any, AnyConnection};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -111,7 +108,7 @@ async fn a_mailbox_is_read_into_the_database_and_every_message_filed(t: TestDb) 
     crate::mail_ingest::dealer(
         &t,
         &["W2K4Y01337", "W9J2400145"],
-        Some("taskalfa-rec@acme-logistics.example"),
+        &["taskalfa-rec@acme-logistics.example"],
     )
     .await;
 
@@ -166,7 +163,7 @@ async fn over_tls_with_a_private_ca(t: TestDb) {
     crate::mail_ingest::dealer(
         &t,
         &["W2K4Y01337"],
-        Some("taskalfa-rec@acme-logistics.example"),
+        &["taskalfa-rec@acme-logistics.example"],
     )
     .await;
     let mut imap = login(port).await;
@@ -213,33 +210,9 @@ async fn every_fixture_through_the_mailbox(t: TestDb) {
             senders.insert(from);
         }
     }
-    let db = t.tenant("acme").await;
-    db.run(async |tx| {
-        let acc = tx.create_account(&NewAccount::new("A-1", "Acme")?).await?;
-        for s in &serials {
-            tx.create_equipment(&NewEquipment::new(
-                acc.id,
-                SerialNumber::parse(s)?,
-                "Any",
-                "Copier",
-            )?)
-            .await?;
-        }
-        for (i, from) in senders.iter().enumerate() {
-            tx.create_contact(
-                acc.id,
-                &NewContact::new(
-                    &format!("Contact {i}"),
-                    Some(EmailAddress::parse(from)?),
-                    "meters",
-                )?,
-            )
-            .await?;
-        }
-        Ok(())
-    })
-    .await
-    .unwrap();
+    let serials: Vec<String> = serials.into_iter().collect();
+    let senders: Vec<String> = senders.into_iter().collect();
+    crate::mail_ingest::dealer(&t, &serials, &senders).await;
     let mut imap = login(port).await;
     for (_, raw) in &files {
         imap.append("INBOX", None, None, raw).await.unwrap();

@@ -26,26 +26,32 @@ fn variant(name: &str, message_id: &str, extra: &str) -> Vec<u8> {
     format!("{extra}Message-ID: <{message_id}>\r\n{raw}").into_bytes()
 }
 
-/// An account with these copiers and, optionally, a contact with this address.
-pub(crate) async fn dealer(t: &TestDb, serials: &[&str], contact: Option<&str>) -> TenantDb {
+/// An account with these copiers and a contact for each of these addresses.
+pub(crate) async fn dealer<S: AsRef<str>, C: AsRef<str>>(
+    t: &TestDb,
+    serials: &[S],
+    contacts: &[C],
+) -> TenantDb {
     let db = t.tenant("acme").await;
-    let serials: Vec<String> = serials.iter().map(|s| (*s).to_owned()).collect();
-    let contact = contact.map(str::to_owned);
     db.run(async |tx| {
         let acc = tx.create_account(&NewAccount::new("A-1", "Acme")?).await?;
-        for s in &serials {
+        for s in serials {
             tx.create_equipment(&NewEquipment::new(
                 acc.id,
-                SerialNumber::parse(s)?,
+                SerialNumber::parse(s.as_ref())?,
                 "Kyocera",
                 "TASKalfa",
             )?)
             .await?;
         }
-        if let Some(c) = &contact {
+        for (i, c) in contacts.iter().enumerate() {
             tx.create_contact(
                 acc.id,
-                &NewContact::new("Front desk", Some(EmailAddress::parse(c)?), "meters")?,
+                &NewContact::new(
+                    &format!("Contact {i}"),
+                    Some(EmailAddress::parse(c.as_ref())?),
+                    "meters",
+                )?,
             )
             .await?;
         }
@@ -64,7 +70,7 @@ const KYOCERA: &str = "kyocera_taskalfa3554ci_counter.eml";
 const KYOCERA_FROM: &str = "taskalfa-rec@acme-logistics.example";
 
 async fn a_device_report_from_a_contact_is_read_once_with_the_message_as_evidence(t: TestDb) {
-    let db = dealer(&t, &["W2K4Y01337"], Some(KYOCERA_FROM)).await;
+    let db = dealer(&t, &["W2K4Y01337"], &[KYOCERA_FROM]).await;
     let receipt = take(&db, &fixture(KYOCERA)).await;
     assert_eq!(receipt.kind, MailKind::DeviceReport);
     assert_eq!(receipt.folder, Folder::Processed, "{receipt:?}");
@@ -104,7 +110,7 @@ async fn a_stranger_or_a_forged_sender_is_quarantined_and_nothing_read(t: TestDb
     let db = dealer(
         &t,
         &["W2K4Y01337"],
-        Some("someone-else@acme-logistics.example"),
+        &["someone-else@acme-logistics.example"],
     )
     .await;
     let receipt = take(&db, &fixture(KYOCERA)).await;
@@ -162,7 +168,7 @@ async fn a_customer_reply_gives_reply_email_readings(t: TestDb) {
     let db = dealer(
         &t,
         &["W9C4100322", "VJR7Z03518"],
-        Some("frontdesk@harbourview-dental.example"),
+        &["frontdesk@harbourview-dental.example"],
     )
     .await;
     let receipt = take(&db, &fixture("reply_values_after_equals.eml")).await;
@@ -184,12 +190,7 @@ async fn a_customer_reply_gives_reply_email_readings(t: TestDb) {
 }
 
 async fn junk_and_broken_mail_is_filed_as_rejected_unread(t: TestDb) {
-    let db = dealer(
-        &t,
-        &["W8A3100790"],
-        Some("kyocera@greenleaf-school.example"),
-    )
-    .await;
+    let db = dealer(&t, &["W8A3100790"], &["kyocera@greenleaf-school.example"]).await;
     for (file, kind) in [
         ("junk_newsletter.eml", MailKind::Junk),
         ("malformed_truncated_base64.eml", MailKind::Malformed),
@@ -214,7 +215,7 @@ async fn junk_and_broken_mail_is_filed_as_rejected_unread(t: TestDb) {
 }
 
 async fn the_webhook_takes_a_raw_message_from_an_integration_holding_mail_ingest(t: TestDb) {
-    let db = dealer(&t, &["W2K4Y01337"], Some(KYOCERA_FROM)).await;
+    let db = dealer(&t, &["W2K4Y01337"], &[KYOCERA_FROM]).await;
     let (allowed, denied) = db
         .run(async |tx| {
             let a = user_token(
@@ -275,7 +276,7 @@ async fn a_reply_needs_the_token_of_its_request(t: TestDb) {
     let db = dealer(
         &t,
         &["W9C4100322", "VJR7Z03518"],
-        Some("frontdesk@harbourview-dental.example"),
+        &["frontdesk@harbourview-dental.example"],
     )
     .await;
     let (mine, other) = db
