@@ -11,6 +11,8 @@ pub mod domain;
 #[cfg(feature = "email")]
 pub mod email;
 pub mod ids;
+#[cfg(feature = "photo")]
+pub mod photo;
 #[cfg(feature = "pipeline")]
 pub mod pipeline;
 #[cfg(any(feature = "mqtt", feature = "imap"))]

@@ -70,9 +70,10 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum IngestCommand {
-    /// Read meter e-mails (.eml) and print what they state, without storing anything.
+    /// Read meter e-mails (.eml) and meter photos (JPEG, PNG) and print what they state,
+    /// without storing anything.
     Extract {
-        /// RFC 5322 message files.
+        /// RFC 5322 message files and photos (told apart by their content and extension).
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Print JSON: one object for one file, one object per line (with "file") for several.
@@ -162,38 +163,104 @@ enum UserCommand {
     },
 }
 
-/// `printyx ingest extract`: the e-mail extractors' contract for other tools.
+/// `printyx ingest extract`: the e-mail extractors' and the photo reader's contract for other
+/// tools. A file that cannot be read is reported on stderr and makes the exit status 1; the
+/// other files are still read.
 fn extract_files(files: &[PathBuf], json: bool) -> anyhow::Result<()> {
-    let limits = ingest::email::Limits::default();
+    let mail_limits = ingest::email::Limits::default();
+    let photo_limits = ingest::photo::Limits::default();
+    let mut reader: Option<ingest::photo::Reader> = None;
+    let mut failed = 0;
     for file in files {
-        let raw = read_limited(file, limits.max_bytes as u64)?;
-        let extraction = ingest::email::extract(&raw, &limits);
+        let raw = match read_limited(
+            file,
+            mail_limits.max_bytes.max(photo_limits.max_bytes) as u64,
+        ) {
+            Ok(raw) => raw,
+            Err(e) if files.len() == 1 => return Err(e),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                failed += 1;
+                continue;
+            }
+        };
+        let mut value = if is_photo(file, &raw) {
+            let reader = match &mut reader {
+                Some(r) => r,
+                None => reader.insert(ingest::photo::Reader::new(photo_limits)?),
+            };
+            match reader.read(&raw) {
+                Ok(photo) => serde_json::to_value(&photo)?,
+                Err(e) if files.len() == 1 => bail!("{}: {e}", file.display()),
+                Err(e) => {
+                    eprintln!("error: {}: {e}", file.display());
+                    failed += 1;
+                    continue;
+                }
+            }
+        } else {
+            serde_json::to_value(ingest::email::extract(&raw, &mail_limits))?
+        };
         if json {
-            let mut value = serde_json::to_value(&extraction)?;
             if files.len() > 1 {
                 value["file"] = serde_json::Value::String(file.display().to_string());
             }
             println!("{value}");
-            continue;
-        }
-        let kind = serde_json::to_value(extraction.kind)?;
-        println!("{}: {}", file.display(), kind.as_str().unwrap_or_default());
-        for d in &extraction.devices {
-            let counters: Vec<String> =
-                d.counters.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            println!(
-                "  {} {} {}: {}",
-                d.serial,
-                d.model.as_deref().unwrap_or("-"),
-                d.read_at.as_deref().unwrap_or("-"),
-                counters.join(" ")
-            );
-        }
-        for w in &extraction.warnings {
-            println!("  warning: {w}");
+        } else {
+            print_extraction(file, &value);
         }
     }
+    if failed > 0 {
+        bail!("{failed} of {} files could not be read", files.len());
+    }
     Ok(())
+}
+
+/// A photo by its content (JPEG or PNG signature) or, for damaged files, by its name: a file
+/// named .jpg that is not an image gets the photo reader's "not an image", not a mail parse.
+fn is_photo(path: &std::path::Path, raw: &[u8]) -> bool {
+    let signature = raw.starts_with(&[0xff, 0xd8, 0xff]) || raw.starts_with(b"\x89PNG\r\n\x1a\n");
+    let named = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| ["jpg", "jpeg", "png"].contains(&e.to_ascii_lowercase().as_str()));
+    signature || named
+}
+
+/// The human-readable form of one extraction (mail or photo).
+fn print_extraction(file: &std::path::Path, value: &serde_json::Value) {
+    let kind = value["kind"].as_str().unwrap_or_default();
+    let verdict = match value.get("accept").and_then(|a| a.as_bool()) {
+        Some(true) => " (accept)",
+        Some(false) => " (needs review)",
+        None => "",
+    };
+    println!("{}: {kind}{verdict}", file.display());
+    for d in value["devices"].as_array().into_iter().flatten() {
+        let counters: Vec<String> = d["counters"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let text = |key: &str| {
+            d[key]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .unwrap_or("-")
+                .to_owned()
+        };
+        println!(
+            "  {} {} {}: {}",
+            text("serial"),
+            text("model"),
+            text("read_at"),
+            counters.join(" ")
+        );
+    }
+    for w in value["warnings"].as_array().into_iter().flatten() {
+        println!("  warning: {}", w.as_str().unwrap_or_default());
+    }
 }
 
 /// A file's bytes, refused beyond `limit` (a message is never read whole into memory unchecked).

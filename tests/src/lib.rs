@@ -5,6 +5,7 @@
 pub mod ber;
 pub mod email;
 pub mod peers;
+pub mod photos;
 
 use std::path::PathBuf;
 use std::process::Output;

@@ -1,0 +1,307 @@
+//! Deciding what a photo says and whether it may be taken without review.
+//!
+//! A photo may be auto-accepted only when it proves its own numbers:
+//! - the colour and black-and-white counters add up to the total (a misread digit in any of
+//!   the three breaks the sum), or
+//! - two reads of the writing at different scales — different pixels for Tesseract — agree
+//!   on every counter, with high confidence.
+//!
+//! Counters that break physics (black-and-white above the total), a counter named twice
+//! with different values, or a single read send the photo to review with its candidates.
+
+use super::decode::Photo;
+use super::ocr::{self, Engine, Pass};
+use super::read::{self, Found};
+use super::{PhotoError, PhotoExtraction, prepare, segments};
+use crate::email::report::DeviceReading;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Below this Tesseract confidence (0–100) two agreeing reads are still not proof.
+const AGREEING_READS_MIN_CONF: f32 = 80.0;
+/// Display digits: the least clear bar's clarity (0–100) two agreeing reads need.
+const DISPLAY_MIN_CLARITY: f32 = 50.0;
+/// Below this even adding up is not trusted (the words may not be the numbers).
+const SUM_MIN_CONF: f32 = 40.0;
+/// The word height of the first read (Tesseract reads 25–40 px capitals best).
+const FIRST_READ_LINE: f32 = 34.0;
+/// The word height of the second read: other pixels for the same writing.
+const SECOND_READ_LINE: f32 = 48.0;
+/// Below this contrast (grey levels of 255) a photo is too dim for its OCR confidences to
+/// mean much: whatever is read goes to review.
+const MIN_CONTRAST: f32 = 80.0;
+
+/// One value read for one counter.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Candidate {
+    pub counter: String,
+    pub value: u64,
+    /// 0–1: Tesseract's confidence in the best read of this value.
+    pub confidence: f64,
+    /// How many of the reads gave this value.
+    pub reads: u32,
+}
+
+/// Reads the photo: one pass at the estimated text size; when the words Tesseract found are
+/// not the size aimed at, again at the measured size; then, unless the counters already add
+/// up, once more at a larger size for an independent second read.
+pub fn decide(photo: &Photo, engine: &mut Engine) -> Result<PhotoExtraction, PhotoError> {
+    let Some(mut layout) = prepare::layout(&photo.grey) else {
+        return Ok(nothing("no writing found in the photo"));
+    };
+    let quality = prepare::quality(&photo.grey, &layout);
+    let mut reads = Vec::new();
+    let first = prepare::upright(&photo.grey, &layout, FIRST_READ_LINE);
+    let words = engine.words(&first, Pass::Sparse)?;
+    let found = read::find(&words, "sparse");
+    let measured = typical_height(&words);
+    let aimed = FIRST_READ_LINE.min(first.height() as f32);
+    let off_scale = measured.is_some_and(|h| (h - aimed).abs() > aimed * 0.25);
+    if off_scale && !adds_up(&found) {
+        // the layout's estimate was off: trust the words' own height from now on
+        let scale = prepare::scale(&layout, FIRST_READ_LINE);
+        layout.line_height = measured.unwrap_or(aimed) / scale;
+        let again = prepare::upright(&photo.grey, &layout, FIRST_READ_LINE);
+        reads.push(read::find(
+            &engine.words(&again, Pass::Sparse)?,
+            "sparse-rescaled",
+        ));
+    } else {
+        reads.push(found);
+    }
+    let display_label = reads[0].counters.is_empty() && reads[0].unvalued.contains(&"total");
+    if reads[0].counters.is_empty() {
+        // a seven-segment display: its digits are bars, not letters
+        let mut display = Found::default();
+        for (width, pass) in [(1000.0, "display"), (1400.0, "display-large")] {
+            let cut = prepare::upright_width(&photo.grey, &layout, width);
+            if let Some(number) = segments::read(&cut) {
+                display.counters.insert(
+                    "total",
+                    (
+                        number.value,
+                        read::Evidence {
+                            field: "total".into(),
+                            label: if display_label {
+                                "total".into()
+                            } else {
+                                String::new()
+                            },
+                            text: number.digits.clone(),
+                            conf: number.clarity * 100.0,
+                            value_box: [0, 0, cut.width() as i32, cut.height() as i32],
+                            pass: pass.into(),
+                        },
+                    ),
+                );
+                reads.push(std::mem::take(&mut display));
+            }
+        }
+        if reads.len() > 1 {
+            reads.remove(0);
+            let mut extraction = combine(&reads);
+            if !display_label && extraction.accept {
+                extraction.accept = false;
+                extraction
+                    .warnings
+                    .push("a display number without a readable label".to_owned());
+            }
+            return Ok(finish(extraction, quality));
+        }
+    }
+    let nothing_to_confirm = reads[0].counters.is_empty() && reads[0].unvalued.is_empty();
+    if !adds_up(&reads[0]) && !nothing_to_confirm {
+        let second = prepare::upright(&photo.grey, &layout, SECOND_READ_LINE);
+        reads.push(read::find(
+            &engine.words(&second, Pass::Sparse)?,
+            "sparse-large",
+        ));
+    }
+    Ok(finish(combine(&reads), quality))
+}
+
+/// The checks on the photo as a whole, after the counters are decided.
+fn finish(mut extraction: PhotoExtraction, quality: prepare::Quality) -> PhotoExtraction {
+    if quality.contrast < MIN_CONTRAST && extraction.accept {
+        extraction.accept = false;
+        extraction.warnings.push(format!(
+            "the photo is too dim to take without review (contrast {:.0} of 255)",
+            quality.contrast
+        ));
+    }
+    extraction.quality = Some(quality);
+    extraction
+}
+
+/// The median height of the words Tesseract is fairly sure of.
+fn typical_height(words: &[ocr::Word]) -> Option<f32> {
+    let mut heights: Vec<i32> = words
+        .iter()
+        .filter(|w| w.conf >= 60.0 && w.text.chars().filter(|c| c.is_alphanumeric()).count() >= 3)
+        .map(|w| w.height)
+        .collect();
+    if heights.len() < 2 {
+        return None;
+    }
+    heights.sort_unstable();
+    Some(heights[heights.len() / 2] as f32)
+}
+
+fn nothing(warning: &str) -> PhotoExtraction {
+    PhotoExtraction {
+        kind: "photo",
+        devices: Vec::new(),
+        warnings: vec![warning.to_owned()],
+        accept: false,
+        evidence: Vec::new(),
+        candidates: Vec::new(),
+        quality: None,
+    }
+}
+
+/// Total = black-and-white + colour, all three read with some confidence.
+fn adds_up(found: &Found) -> bool {
+    let c = &found.counters;
+    match (c.get("total"), c.get("mono"), c.get("color")) {
+        (Some(t), Some(m), Some(k)) => {
+            t.0 == m.0 + k.0
+                && found.conflicts.is_empty()
+                && [t, m, k].iter().all(|v| v.1.conf >= SUM_MIN_CONF)
+        }
+        _ => false,
+    }
+}
+
+/// Merges the reads into candidates, picks a value per counter and decides `accept`.
+pub fn combine(reads: &[Found]) -> PhotoExtraction {
+    let mut candidates: Vec<Candidate> = Vec::new();
+    let mut evidence = Vec::new();
+    for found in reads {
+        for (kind, (value, seen)) in &found.counters {
+            match candidates
+                .iter_mut()
+                .find(|c| c.counter == *kind && c.value == *value)
+            {
+                Some(c) => {
+                    c.reads += 1;
+                    c.confidence = c.confidence.max(f64::from(seen.conf) / 100.0);
+                }
+                None => candidates.push(Candidate {
+                    counter: (*kind).to_owned(),
+                    value: *value,
+                    confidence: f64::from(seen.conf) / 100.0,
+                    reads: 1,
+                }),
+            }
+            evidence.push(seen.clone());
+        }
+        if let Some((_, seen)) = &found.serial {
+            evidence.push(seen.clone());
+        }
+    }
+    candidates.sort_by(|a, b| {
+        a.counter
+            .cmp(&b.counter)
+            .then(b.reads.cmp(&a.reads))
+            .then(b.confidence.total_cmp(&a.confidence))
+    });
+    let mut chosen: BTreeMap<String, u64> = BTreeMap::new();
+    for c in &candidates {
+        chosen.entry(c.counter.clone()).or_insert(c.value);
+    }
+    let serial = reads
+        .iter()
+        .find_map(|f| f.serial.as_ref().map(|(s, _)| s.clone()))
+        .unwrap_or_default();
+
+    let mut warnings = Vec::new();
+    let conflicts = reads.iter().any(|f| !f.conflicts.is_empty());
+    if conflicts {
+        warnings.push("a counter is shown twice with different values".to_owned());
+    }
+    let disputed: Vec<&str> = chosen
+        .keys()
+        .filter(|k| candidates.iter().filter(|c| &c.counter == *k).count() > 1)
+        .map(String::as_str)
+        .collect();
+    if !disputed.is_empty() {
+        warnings.push(format!("reads disagree on {}", disputed.join(", ")));
+    }
+    let total = chosen.get("total").copied();
+    for part in ["mono", "color"] {
+        if let (Some(t), Some(p)) = (total, chosen.get(part))
+            && *p > t
+        {
+            warnings.push(format!("the {part} counter is larger than the total"));
+        }
+    }
+    let sum_proves = reads.iter().any(|f| {
+        adds_up(f)
+            && f.counters
+                .iter()
+                .all(|(k, (v, _))| chosen.get(*k) == Some(v))
+    });
+    if let (Some(t), Some(m), Some(k)) = (total, chosen.get("mono"), chosen.get("color"))
+        && t != m + k
+    {
+        warnings.push(format!(
+            "black-and-white {m} + colour {k} does not add up to the total {t}"
+        ));
+    }
+    let agreeing = reads.len() >= 2
+        && reads.iter().all(|f| !f.drift)
+        && !chosen.is_empty()
+        && chosen.iter().all(|(k, v)| {
+            reads.iter().all(|f| {
+                f.counters.get(k.as_str()).is_some_and(|(seen, e)| {
+                    let needed = if e.pass.starts_with("display") {
+                        DISPLAY_MIN_CLARITY
+                    } else {
+                        AGREEING_READS_MIN_CONF
+                    };
+                    seen == v && e.conf >= needed
+                })
+            })
+        });
+    if total.is_none() && !chosen.is_empty() {
+        warnings.push("no total counter found".to_owned());
+    }
+    if chosen.contains_key("color") && !chosen.contains_key("mono") {
+        warnings.push("a colour counter but no black-and-white counter was read".to_owned());
+    }
+    let accept = warnings.is_empty() && total.is_some() && (sum_proves || agreeing);
+    if chosen.is_empty() {
+        warnings.push("no counter found in the photo".to_owned());
+    } else if !accept && warnings.is_empty() {
+        warnings.push("read once only: needs a person to confirm".to_owned());
+    }
+    let lowest = chosen
+        .iter()
+        .filter_map(|(k, v)| {
+            candidates
+                .iter()
+                .find(|c| &c.counter == k && c.value == *v)
+                .map(|c| c.confidence)
+        })
+        .fold(1.0, f64::min);
+    let devices = if chosen.is_empty() {
+        Vec::new()
+    } else {
+        vec![DeviceReading {
+            serial,
+            model: None,
+            read_at: None,
+            counters: chosen,
+            confidence: if accept { lowest } else { lowest.min(0.5) },
+        }]
+    };
+    PhotoExtraction {
+        kind: "photo",
+        devices,
+        warnings,
+        accept,
+        evidence,
+        candidates,
+        quality: None,
+    }
+}
