@@ -20,9 +20,11 @@ ensure_packages() {
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# Build needs: a C compiler (bundled SQLite, aws-lc) and pkg-config.
+# Build needs: a C compiler (bundled SQLite, aws-lc), pkg-config, and for the photo reader
+# libtesseract with its English model (bindgen needs libclang to read its headers).
 ensure_build_packages() {
-    ensure_packages gcc libc6-dev pkg-config ca-certificates
+    ensure_packages gcc libc6-dev pkg-config ca-certificates \
+        libtesseract-dev libleptonica-dev libclang-dev tesseract-ocr-eng
 }
 
 # start_postgres — makes PRINTYX_TEST_POSTGRES_URL point at a PostgreSQL server where the user

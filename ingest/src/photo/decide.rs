@@ -18,7 +18,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Below this Tesseract confidence (0–100) two agreeing reads are still not proof.
-const AGREEING_READS_MIN_CONF: f32 = 80.0;
+const AGREEING_READS_MIN_CONF: f32 = 70.0;
 /// Display digits: the least clear bar's clarity (0–100) two agreeing reads need.
 const DISPLAY_MIN_CLARITY: f32 = 50.0;
 /// Below this even adding up is not trusted (the words may not be the numbers).
@@ -26,7 +26,7 @@ const SUM_MIN_CONF: f32 = 40.0;
 /// The word height of the first read (Tesseract reads 25–40 px capitals best).
 const FIRST_READ_LINE: f32 = 34.0;
 /// The word height of the second read: other pixels for the same writing.
-const SECOND_READ_LINE: f32 = 48.0;
+const SECOND_READ_LINE: f32 = 26.0;
 /// Below this contrast (grey levels of 255) a photo is too dim for its OCR confidences to
 /// mean much: whatever is read goes to review.
 const MIN_CONTRAST: f32 = 80.0;
@@ -57,10 +57,11 @@ pub fn decide(photo: &Photo, engine: &mut Engine) -> Result<PhotoExtraction, Pho
     let measured = typical_height(&words);
     let aimed = FIRST_READ_LINE.min(first.height() as f32);
     let off_scale = measured.is_some_and(|h| (h - aimed).abs() > aimed * 0.25);
+    let mut read_scale = prepare::cut_scale(&layout, FIRST_READ_LINE);
     if off_scale && !adds_up(&found) {
         // the layout's estimate was off: trust the words' own height from now on
-        let scale = prepare::scale(&layout, FIRST_READ_LINE);
-        layout.line_height = measured.unwrap_or(aimed) / scale;
+        layout.line_height = measured.unwrap_or(aimed) / read_scale;
+        read_scale = prepare::cut_scale(&layout, FIRST_READ_LINE);
         let again = prepare::upright(&photo.grey, &layout, FIRST_READ_LINE);
         reads.push(read::find(
             &engine.words(&again, Pass::Sparse)?,
@@ -90,6 +91,7 @@ pub fn decide(photo: &Photo, engine: &mut Engine) -> Result<PhotoExtraction, Pho
                             text: number.digits.clone(),
                             conf: number.clarity * 100.0,
                             value_box: [0, 0, cut.width() as i32, cut.height() as i32],
+                            label_box: [0, 0, 0, 0],
                             pass: pass.into(),
                         },
                     ),
@@ -111,7 +113,24 @@ pub fn decide(photo: &Photo, engine: &mut Engine) -> Result<PhotoExtraction, Pho
     }
     let nothing_to_confirm = reads[0].counters.is_empty() && reads[0].unvalued.is_empty();
     if !adds_up(&reads[0]) && !nothing_to_confirm {
-        let second = prepare::upright(&photo.grey, &layout, SECOND_READ_LINE);
+        // a closer look at just the rows the counters were found on, larger: other pixels
+        let boxes = reads[0]
+            .counters
+            .values()
+            .flat_map(|(_, e)| [e.value_box, e.label_box]);
+        let region = boxes.reduce(|a, b| {
+            let (l, t) = (a[0].min(b[0]), a[1].min(b[1]));
+            let (r, bt) = (
+                (a[0] + a[2]).max(b[0] + b[2]),
+                (a[1] + a[3]).max(b[1] + b[3]),
+            );
+            [l, t, r - l, bt - t]
+        });
+        let closer = match region {
+            Some(region) => prepare::within(&layout, read_scale, region, layout.line_height * 3.0),
+            None => layout,
+        };
+        let second = prepare::upright(&photo.grey, &closer, SECOND_READ_LINE);
         reads.push(read::find(
             &engine.words(&second, Pass::Sparse)?,
             "sparse-large",

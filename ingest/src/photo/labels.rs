@@ -89,6 +89,11 @@ pub fn label(phrase: &str) -> Option<Label> {
         return None;
     }
     let has = |set: &[&str]| words.iter().any(|w| set.iter().any(|s| similar(w, s)));
+    // "B/W" comes back as "BIW", "BMW", "B/VV": a three-letter B?W is black and white
+    let b_w = words.iter().any(|w| {
+        let c: Vec<char> = w.chars().collect();
+        (c.len() == 3 && c[0] == 'b' && c[2] == 'w') || w == "b/vv"
+    });
     if has(SERIAL) && !has(TOTAL) && !has(COLOUR) {
         return Some(Label::Serial);
     }
@@ -98,7 +103,7 @@ pub fn label(phrase: &str) -> Option<Label> {
     if has(COLOUR) {
         return Some(Label::Counter("color"));
     }
-    if has(MONO) {
+    if has(MONO) || b_w {
         return Some(Label::Counter("mono"));
     }
     if has(TOTAL) {
@@ -221,6 +226,8 @@ mod tests {
             ("Compteur total", "total"),
             ("Black & White", "mono"),
             ("B/W", "mono"),
+            ("BIW", "mono"),
+            ("BMW", "mono"),
             ("Black", "mono"),
             ("Schwarzweiß", "mono"),
             ("Noir et blanc", "mono"),

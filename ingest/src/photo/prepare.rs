@@ -82,15 +82,35 @@ pub fn scale(layout: &Layout, target: f32) -> f32 {
 /// Tesseract's time grows with the pixels it is given; a cut is never larger than this.
 const MAX_CUT_PIXELS: f32 = 2_500_000.0;
 
-fn upright_raw(working: &GrayImage, layout: &Layout, target: f32) -> GrayImage {
-    let (width, height) = (
-        (layout.x1 - layout.x0).max(1.0),
-        (layout.y1 - layout.y0).max(1.0),
-    );
-    let mut scale = scale(layout, target);
+/// The scale a cut is actually made at: as asked, unless that would exceed the pixel cap.
+pub fn cut_scale(layout: &Layout, target: f32) -> f32 {
+    let width = (layout.x1 - layout.x0).max(1.0);
+    let height = (layout.y1 - layout.y0).max(1.0);
+    let scale = scale(layout, target);
     if width * height * scale * scale > MAX_CUT_PIXELS {
-        scale = (MAX_CUT_PIXELS / (width * height)).sqrt();
+        (MAX_CUT_PIXELS / (width * height)).sqrt()
+    } else {
+        scale
     }
+}
+
+/// The part of a layout that a box of a cut (made at `scale`) covers, grown by `margin`
+/// working pixels: for a closer second look at the counters alone.
+pub fn within(layout: &Layout, scale: f32, region: [i32; 4], margin: f32) -> Layout {
+    let [left, top, width, height] = region.map(|v| v as f32);
+    Layout {
+        x0: (layout.x0 + left / scale - margin).max(layout.x0),
+        y0: (layout.y0 + top / scale - margin).max(layout.y0),
+        x1: (layout.x0 + (left + width) / scale + margin).min(layout.x1),
+        y1: (layout.y0 + (top + height) / scale + margin).min(layout.y1),
+        ..*layout
+    }
+}
+
+fn upright_raw(working: &GrayImage, layout: &Layout, target: f32) -> GrayImage {
+    let width = (layout.x1 - layout.x0).max(1.0);
+    let height = (layout.y1 - layout.y0).max(1.0);
+    let scale = cut_scale(layout, target);
     let w = ((width * scale).max(1.0) as u32).min(3000);
     let h = ((height * scale).max(1.0) as u32).min(3000);
     let (sin, cos) = layout.skew_deg.to_radians().sin_cos();

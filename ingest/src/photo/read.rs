@@ -16,6 +16,8 @@ pub struct Evidence {
     pub conf: f32,
     /// The value's box in the prepared image: left, top, width, height.
     pub value_box: [i32; 4],
+    /// The label's box in the prepared image.
+    pub label_box: [i32; 4],
     /// Which read it came from (`sparse`, `sparse-large`, …).
     pub pass: String,
 }
@@ -40,14 +42,14 @@ pub fn find(words: &[Word], pass: &str) -> Found {
     let mut found = Found::default();
     let phrases = phrases(words);
     let rows = RowModel::fit(&phrases, words);
-    found.drift = rows.drifts(&phrases);
-    for phrase in phrases {
+    let pitch = row_pitch(&phrases);
+    for phrase in &phrases {
         let Some(kind) = labels::label(&phrase.text) else {
             continue;
         };
         let value = match kind {
-            Label::Serial => serial_of(&phrase, words, &rows),
-            Label::Counter(_) => value_right_of(&phrase, words, &rows),
+            Label::Serial => serial_of(phrase, words, &rows),
+            Label::Counter(_) => value_right_of(phrase, words, &rows),
         };
         let Some((text, value_words)) = value else {
             if let Label::Counter(kind) = kind
@@ -71,6 +73,12 @@ pub fn find(words: &[Word], pass: &str) -> Found {
                 last.right() - first.left,
                 value_words.iter().map(|w| w.height).max().unwrap_or(0),
             ],
+            label_box: [
+                phrase.left,
+                phrase.centre_y - phrase.height / 2,
+                phrase.right - phrase.left,
+                phrase.height,
+            ],
             pass: pass.to_owned(),
         };
         match kind {
@@ -90,6 +98,7 @@ pub fn find(words: &[Word], pass: &str) -> Found {
                     Some(_) => {}
                     None => {
                         found.counters.insert(kind, (value, evidence(kind)));
+                        found.drift |= rows.drift(phrase) > pitch * 0.3;
                     }
                 }
             }
@@ -105,6 +114,7 @@ struct Phrase {
     /// The phrase's last word, which may be a serial number after its label.
     last: Option<Word>,
     words: usize,
+    left: i32,
     right: i32,
     centre_y: i32,
     height: i32,
@@ -149,6 +159,7 @@ fn phrases(words: &[Word]) -> Vec<Phrase> {
                         text: w.text.clone(),
                         last: Some(w.clone()),
                         words: 1,
+                        left: w.left,
                         right: w.right(),
                         centre_y: w.centre_y(),
                         height: w.height,
@@ -220,6 +231,20 @@ fn value_right_of<'w>(
         used.push(w);
     }
     Some((text, used))
+}
+
+/// The distance between rows of writing: the median step between phrases' levels.
+fn row_pitch(phrases: &[Phrase]) -> f32 {
+    let mut ys: Vec<i32> = phrases.iter().map(|p| p.centre_y).collect();
+    ys.sort_unstable();
+    let typical = phrases.iter().map(|p| p.height).min().unwrap_or(0).max(1);
+    let mut steps: Vec<i32> = ys
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .filter(|&d| d * 2 > typical)
+        .collect();
+    steps.sort_unstable();
+    steps.get(steps.len() / 2).copied().unwrap_or(typical * 2) as f32
 }
 
 /// Where a label's row continues to its right: `dy = a + b·y`. On a flat, upright page the
@@ -321,11 +346,10 @@ impl RowModel {
         }
     }
 
-    /// Whether the rows drift: some label's value is looked for more than half a line away.
-    fn drifts(&self, phrases: &[Phrase]) -> bool {
-        phrases
-            .iter()
-            .any(|p| (self.predict(p) - p.centre_y as f32).abs() > p.height as f32 * 0.5)
+    /// How far from its own level a phrase's value is looked for. Beyond a third of the
+    /// way to the next row, pairing by position starts to be a guess.
+    fn drift(&self, phrase: &Phrase) -> f32 {
+        (self.predict(phrase) - phrase.centre_y as f32).abs()
     }
 }
 
