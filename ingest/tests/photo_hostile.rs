@@ -127,6 +127,14 @@ fn what_is_not_a_usable_photo_is_refused_with_a_clear_error_in_bounded_memory() 
             b"\x89PNG\r\n\x1a\n".to_vec(),
             |e| matches!(e, PhotoError::Corrupt(_)),
         ),
+        // a cut-off JPEG decodes "fine" with grey where the rest was: rows of counters
+        // would silently vanish
+        ("a JPEG cut to a third", truncated, |e| {
+            matches!(e, PhotoError::Corrupt(_))
+        }),
+        ("a PNG cut in half", truncated_png, |e| {
+            matches!(e, PhotoError::Corrupt(_))
+        }),
     ];
     let before = peak_kib();
     for (what, input, expected) in &cases {
