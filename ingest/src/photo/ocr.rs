@@ -34,8 +34,6 @@ impl Word {
 pub enum Pass {
     /// Labels and values scattered over a panel or page.
     Sparse,
-    /// One line of digits (a display's counter), digits only.
-    DigitLine,
 }
 
 /// A reusable Tesseract engine. Not `Send`: keep one per worker thread.
@@ -76,13 +74,9 @@ impl Engine {
             Some(t) => t,
             None => Self::load(self.datapath.as_deref())?,
         };
-        let (whitelist, mode) = match pass {
-            Pass::Sparse => ("", PageSegMode::PsmSparseText),
-            Pass::DigitLine => ("0123456789", PageSegMode::PsmSingleLine),
+        let mode = match pass {
+            Pass::Sparse => PageSegMode::PsmSparseText,
         };
-        let engine = engine
-            .set_variable("tessedit_char_whitelist", whitelist)
-            .map_err(engine_error)?;
         let mut engine = engine
             .set_frame(
                 image.as_raw(),

@@ -49,7 +49,8 @@ pub fn find(words: &[Word], pass: &str) -> Found {
         };
         let value = match kind {
             Label::Serial => serial_of(phrase, words, &rows),
-            Label::Counter(_) => value_right_of(phrase, words, &rows),
+            Label::Counter(_) => value_right_of(phrase, words, &rows)
+                .or_else(|| value_below(phrase, words, &phrases)),
         };
         let Some((text, value_words)) = value else {
             if let Label::Counter(kind) = kind
@@ -172,6 +173,33 @@ fn phrases(words: &[Word]) -> Vec<Phrase> {
         out.push(p);
     }
     out
+}
+
+/// A display's layout: the number on the line right under its label ("TOTAL COUNTER" over
+/// "0412077"). Only directly under the label — never a number of another row's column — and
+/// only when no other label stands in between.
+fn value_below<'w>(
+    phrase: &Phrase,
+    words: &'w [Word],
+    phrases: &[Phrase],
+) -> Option<(String, Vec<&'w Word>)> {
+    let bottom = phrase.centre_y + phrase.height / 2;
+    let reach = bottom + phrase.height * 5 / 2;
+    let under = |left: i32| left >= phrase.left - phrase.height && left <= phrase.right;
+    let value = words
+        .iter()
+        .filter(|w| w.top >= bottom && w.top <= reach && under(w.left))
+        .min_by_key(|w| w.top)?;
+    if !value.text.chars().any(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let between = phrases.iter().any(|p| {
+        p.centre_y > phrase.centre_y
+            && p.centre_y < value.centre_y()
+            && labels::count(&p.text).is_none()
+            && p.left < phrase.right
+    });
+    (!between).then(|| (value.text.clone(), vec![value]))
 }
 
 /// A serial number: the label's own last word ("Serial No. ANLPKGBX" read as one line), or the
@@ -411,6 +439,23 @@ mod tests {
         assert!(!found.drift);
         assert_eq!(found.counters["total"].0, 1_023_386);
         assert_eq!(found.counters["mono"].0, 444_384);
+    }
+
+    #[test]
+    fn a_display_number_under_its_label_is_its_value_but_not_one_in_another_column() {
+        let words = [
+            word("TOTAL", 30, 40, 1),
+            word("COUNTER", 110, 40, 1),
+            word("0412077", 70, 80, 2),
+        ];
+        assert_eq!(find(&words, "t").counters["total"].0, 412_077);
+        // a page whose "Total" value was not read: the next row's value is not under the label
+        let words = [
+            word("Total", 10, 100, 1),
+            word("A4", 10, 140, 2),
+            word("45861", 400, 140, 3),
+        ];
+        assert!(find(&words, "t").counters.is_empty());
     }
 
     #[test]
