@@ -66,10 +66,12 @@ pub struct FactsQuery {
 /// Where a reading came from, kept with it: for agents the observation and its raw values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvidence {
-    /// `snmp` or `mqtt`.
+    /// `snmp`, `mqtt`, `email` or `photo`.
     pub kind: &'static str,
     pub summary: String,
     pub payload: Option<String>,
+    /// The stored file it refers to (a photo).
+    pub file_id: Option<i64>,
 }
 
 /// A device that reported in at `at`, from `ip` when known.
@@ -192,6 +194,13 @@ pub enum Origin<'a> {
         summary: &'a str,
         raw: &'a str,
     },
+    /// Read from a photo a person uploaded and confirmed (or corrected): `file` is the stored
+    /// photo, `read` what the photo reader made of it (kept as the evidence's payload).
+    Photo {
+        file: i64,
+        summary: &'a str,
+        read: &'a str,
+    },
 }
 
 impl Origin<'_> {
@@ -200,13 +209,14 @@ impl Origin<'_> {
             Self::Agent(agent) => format!("agent:{agent}:{observation}:{kind}"),
             Self::Mqtt { source } => format!("mqtt:{source}:{observation}:{kind}"),
             Self::Email { message, .. } => format!("email:{message}:{observation}:{kind}"),
+            Self::Photo { file, .. } => format!("photo:{file}:{observation}:{kind}"),
         }
     }
 
     fn agent(&self) -> Option<AgentId> {
         match self {
             Self::Agent(a) => Some(*a),
-            Self::Mqtt { .. } | Self::Email { .. } => None,
+            Self::Mqtt { .. } | Self::Email { .. } | Self::Photo { .. } => None,
         }
     }
 
@@ -217,6 +227,7 @@ impl Origin<'_> {
             (Self::Mqtt { .. }, _) => ReadingSource::Mqtt,
             (Self::Email { reply: true, .. }, _) => ReadingSource::ReplyEmail,
             (Self::Email { reply: false, .. }, _) => ReadingSource::DeviceEmail,
+            (Self::Photo { .. }, _) => ReadingSource::Photo,
         }
     }
 
@@ -225,6 +236,7 @@ impl Origin<'_> {
             Self::Agent(a) => format!("agent {a}"),
             Self::Mqtt { source } => format!("MQTT source {source}"),
             Self::Email { message, .. } => format!("e-mail {message}"),
+            Self::Photo { file, .. } => format!("photo {file}"),
         }
     }
 
@@ -236,6 +248,17 @@ impl Origin<'_> {
                 kind: "email",
                 summary: (*summary).to_owned(),
                 payload: Some((*raw).to_owned()),
+                file_id: None,
+            },
+            Self::Photo {
+                file,
+                summary,
+                read,
+            } => NewEvidence {
+                kind: "photo",
+                summary: (*summary).to_owned(),
+                payload: Some((*read).to_owned()),
+                file_id: Some(*file),
             },
             _ => NewEvidence {
                 kind: source_name(obs.source),
@@ -246,6 +269,7 @@ impl Origin<'_> {
                     self.describe()
                 ),
                 payload: obs.evidence.as_ref().map(|e| e.to_string()),
+                file_id: None,
             },
         }
     }

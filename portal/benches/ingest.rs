@@ -186,10 +186,8 @@ async fn enroll(db: &Db, name: &str) -> String {
 }
 
 async fn serve(db: &Db) -> String {
-    let state = portal::http::AppState {
-        db: db.clone(),
-        config: Arc::new(portal::config::Config::default()),
-    };
+    let state =
+        portal::http::AppState::new(db.clone(), Arc::new(portal::config::Config::default()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, portal::http::router(state)).await });

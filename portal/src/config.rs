@@ -43,6 +43,11 @@ pub struct Config {
     /// Signs the reply tokens of meter requests (32 characters or more). Set, a customer
     /// reply is read only with a valid token and only for the request's account.
     pub reply_token_key: Option<String>,
+    /// Threads reading meter photos, each with its own OCR engine (a photo takes ~0.5 s of
+    /// one core).
+    pub photo_workers: usize,
+    /// Where uploaded files (meter photos) are kept, one folder per tenant.
+    pub upload_dir: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +77,8 @@ impl Default for Config {
             mqtt: Vec::new(),
             imap: Vec::new(),
             reply_token_key: None,
+            photo_workers: 1,
+            upload_dir: "uploads".into(),
         }
     }
 }

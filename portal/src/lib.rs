@@ -17,6 +17,7 @@ pub mod equipment;
 pub mod http;
 pub mod ids;
 pub mod mail;
+pub mod photos;
 pub mod readings;
 pub mod review;
 pub mod server;

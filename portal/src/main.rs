@@ -552,6 +552,7 @@ async fn serve(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
     let state = portal::http::AppState {
         db: db.clone(),
         config: Arc::new(config),
+        intake,
     };
     let app = portal::http::router(state);
     let shutdown = async move {

@@ -88,7 +88,7 @@ impl Authentication {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Attachment {
     pub name: Option<String>,
     /// `type/subtype`, lower case.

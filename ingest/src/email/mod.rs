@@ -42,6 +42,12 @@ pub struct Extraction {
     /// Who sent it and how it is known: for the sender check, not part of the contract.
     #[serde(skip)]
     pub envelope: Envelope,
+    /// A customer reply's attached photos (JPEG, PNG), for the photo reader.
+    #[serde(skip)]
+    pub photos: Vec<message::Attachment>,
+    /// The serials the answered meter request asked about, as quoted in the reply.
+    #[serde(skip)]
+    pub asked: Vec<String>,
 }
 
 /// The message's identity and sender.
@@ -69,6 +75,8 @@ pub fn extract(raw: &[u8], limits: &Limits) -> Extraction {
         devices,
         warnings,
         envelope: envelope.clone(),
+        photos: Vec::new(),
+        asked: Vec::new(),
     };
     if !mail.problems.is_empty() {
         return done(MailKind::Malformed, Vec::new(), mail.problems.clone());
@@ -85,7 +93,19 @@ pub fn extract(raw: &[u8], limits: &Limits) -> Extraction {
     }
     if let Some(answer) = reply::read(&mail) {
         warnings.extend(answer.warnings);
-        return done(MailKind::CustomerReply, answer.devices, warnings);
+        let mut extraction = done(MailKind::CustomerReply, answer.devices, warnings);
+        extraction.asked = answer.asked;
+        extraction.photos = mail
+            .attachments
+            .into_iter()
+            .filter(|a| {
+                matches!(
+                    a.content_type.as_str(),
+                    "image/jpeg" | "image/jpg" | "image/png"
+                )
+            })
+            .collect();
+        return extraction;
     }
     done(MailKind::Junk, Vec::new(), warnings)
 }

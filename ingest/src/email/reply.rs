@@ -17,6 +17,8 @@ use std::collections::BTreeMap;
 pub struct Answer {
     pub devices: Vec<DeviceReading>,
     pub warnings: Vec<String>,
+    /// The serials the request asked about.
+    pub asked: Vec<String>,
 }
 
 /// A lone number without a label, taken as the total: true by convention, less sure than a
@@ -51,7 +53,10 @@ pub fn read(mail: &Mail) -> Option<Answer> {
     if reference.is_none() && (!mail.is_reply || asked.is_empty()) {
         return None;
     }
-    let mut answer = Answer::default();
+    let mut answer = Answer {
+        asked: asked.iter().map(|a| a.serial.clone()).collect(),
+        ..Answer::default()
+    };
     let photos = mail
         .attachments
         .iter()

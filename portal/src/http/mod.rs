@@ -25,6 +25,17 @@ pub use error::ApiError;
 pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
+    /// How meter mail (and the photos in it) is taken in; its photo readers are shared by
+    /// every request.
+    pub intake: Arc<crate::mail::Intake>,
+}
+
+impl AppState {
+    /// The state for a database and configuration, with the mail intake they imply.
+    pub fn new(db: Db, config: Arc<Config>) -> Self {
+        let intake = Arc::new(crate::mail::Intake::from_config(&config));
+        AppState { db, config, intake }
+    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -44,10 +55,22 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/review-items/{id}/decision",
             post(review::http::decide),
         )
+        .route(
+            "/api/v1/meter-photos/{id}/confirm",
+            post(crate::photos::http::confirm),
+        )
+        .route(
+            "/api/v1/meter-photos/{id}/image",
+            get(crate::photos::http::image),
+        )
         .layer(RequestBodyLimitLayer::new(state.config.max_body_bytes));
     let uploads = Router::new()
         .route("/api/v1/agent/readings", post(agents::http::upload))
         .route("/api/v1/inbound-email", post(crate::mail::http::receive))
+        .route(
+            "/api/v1/equipment/{id}/meter-photos",
+            post(crate::photos::http::upload),
+        )
         .layer(RequestBodyLimitLayer::new(state.config.max_upload_bytes));
     Router::new()
         .merge(general)

@@ -20,7 +20,6 @@ pub async fn receive(
             "the body must be one raw RFC 5322 message".into(),
         ));
     }
-    let intake = super::Intake::from_config(&state.config);
-    let receipt = super::receive(&state.db.tenant(principal.tenant), &body, &intake).await?;
+    let receipt = super::receive(&state.db.tenant(principal.tenant), &body, &state.intake).await?;
     Ok(Json(receipt))
 }

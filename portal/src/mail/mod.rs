@@ -14,6 +14,7 @@ pub mod store;
 pub mod token;
 
 use crate::db::{Db, DbError, TenantDb};
+use crate::photos::PhotoReaders;
 use crate::tenants::TenantSlug;
 use ingest::domain::SerialNumber;
 use ingest::email::{Authentication, Extraction, Limits, MailKind};
@@ -82,6 +83,8 @@ pub struct Intake {
     /// with a valid token, and only for devices of the request's account; without it, the
     /// devices a reply names (by the quoted request) and the sender check decide.
     pub reply_key: Option<Vec<u8>>,
+    /// Reads the photos attached to customer replies; without it they go to review unread.
+    pub photos: Option<PhotoReaders>,
 }
 
 impl Intake {
@@ -93,13 +96,20 @@ impl Intake {
                 .reply_token_key
                 .as_ref()
                 .map(|k| k.as_bytes().to_vec()),
+            photos: Some(PhotoReaders::start(
+                config.photo_workers,
+                ingest::photo::Limits::default(),
+            )),
         }
     }
 }
 
 /// Receives one raw message for this tenant.
 pub async fn receive(db: &TenantDb, raw: &[u8], intake: &Intake) -> Result<Receipt, DbError> {
-    let extraction = ingest::email::extract(raw, &intake.limits);
+    let mut extraction = ingest::email::extract(raw, &intake.limits);
+    if extraction.kind == MailKind::CustomerReply && !extraction.photos.is_empty() {
+        read_photos(&mut extraction, intake).await;
+    }
     let message_id = match &extraction.envelope.message_id {
         Some(id) => id.chars().take(255).collect(),
         None => format!("sha256:{}", hex::encode(Sha256::digest(raw))),
@@ -162,6 +172,101 @@ pub async fn receive(db: &TenantDb, raw: &[u8], intake: &Intake) -> Result<Recei
         }
         Err(e) => Err(e),
         Ok(()) => Ok(receipt),
+    }
+}
+
+/// At most this many photos of one reply are read (the rest are named in a warning).
+const MAX_PHOTOS: usize = 4;
+/// The confidence of a photo reading the photo proves (its counters add up, or two reads
+/// agree): above the pipeline's bar, so that only the pipeline's own checks (history, rate,
+/// monotonic) can still send it to review.
+const PHOTO_PROVEN: f64 = 0.95;
+/// The confidence of a photo reading the photo does not prove: below the bar, so a person
+/// confirms it.
+const PHOTO_UNPROVEN: f64 = 0.5;
+
+/// A reply's photos through the photo reader: each one's reading joins the readings the text
+/// gave, for the device the photo names or the one device the request asked about. A device
+/// the text already answered keeps the text's numbers.
+async fn read_photos(extraction: &mut Extraction, intake: &Intake) {
+    let photos = std::mem::take(&mut extraction.photos);
+    let Some(readers) = &intake.photos else {
+        extraction
+            .warnings
+            .push("photos attached, but no photo reader runs here".into());
+        return;
+    };
+    if photos.len() > MAX_PHOTOS {
+        extraction.warnings.push(format!(
+            "{} photos attached: only the first {MAX_PHOTOS} are read",
+            photos.len()
+        ));
+    }
+    let same = |a: &str, b: &str| {
+        let key = |s: &str| -> String {
+            s.chars()
+                .filter(char::is_ascii_alphanumeric)
+                .map(|c| c.to_ascii_uppercase())
+                .collect()
+        };
+        key(a) == key(b)
+    };
+    for photo in photos.into_iter().take(MAX_PHOTOS) {
+        let name = photo.name.clone().unwrap_or_else(|| "a photo".into());
+        let read = match readers.read(photo.data).await {
+            Ok(read) => read,
+            Err(e) => {
+                extraction.warnings.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        let mut warnings: Vec<String> = read
+            .warnings
+            .iter()
+            .map(|w| format!("{name}: {w}"))
+            .collect();
+        let mut proven = read.accept;
+        if let Some(mut device) = read.devices.into_iter().next() {
+            let asked = &extraction.asked;
+            match asked.as_slice() {
+                [only] if device.serial.is_empty() => device.serial = only.clone(),
+                [only] if !same(only, &device.serial) => {
+                    warnings.push(format!(
+                        "{name}: the photo shows serial {}, the request asked about {only}",
+                        device.serial
+                    ));
+                    device.serial = only.clone();
+                    proven = false;
+                }
+                _ if device.serial.is_empty() => {
+                    warnings.push(format!(
+                        "{name}: no serial number in the photo, and the request asked about {} devices",
+                        asked.len()
+                    ));
+                    extraction.warnings.append(&mut warnings);
+                    continue;
+                }
+                _ => {}
+            }
+            if extraction
+                .devices
+                .iter()
+                .any(|d| same(&d.serial, &device.serial))
+            {
+                warnings.push(format!(
+                    "{name}: {} has numbers in the text too; the text's are taken",
+                    device.serial
+                ));
+            } else {
+                device.confidence = if proven {
+                    device.confidence.max(PHOTO_PROVEN)
+                } else {
+                    device.confidence.min(PHOTO_UNPROVEN)
+                };
+                extraction.devices.push(device);
+            }
+        }
+        extraction.warnings.append(&mut warnings);
     }
 }
 

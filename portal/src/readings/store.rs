@@ -239,20 +239,20 @@ impl TenantTx {
         let list = serde_json::Value::Array(
             records
                 .iter()
-                .map(|r| serde_json::json!({ "kind": r.kind, "summary": r.summary, "payload": r.payload }))
+                .map(|r| serde_json::json!({ "kind": r.kind, "summary": r.summary, "payload": r.payload, "file_id": r.file_id }))
                 .collect(),
         )
         .to_string();
         let rows = sqlx::query(match self.backend() {
             Backend::Postgres => {
-                "INSERT INTO evidence (tenant_id, kind, summary, payload, created_at) \
-                 SELECT $1, e->>'kind', e->>'summary', e->>'payload', $3 \
+                "INSERT INTO evidence (tenant_id, kind, summary, payload, file_id, created_at) \
+                 SELECT $1, e->>'kind', e->>'summary', e->>'payload', (e->>'file_id')::bigint, $3 \
                  FROM jsonb_array_elements($2::jsonb) e RETURNING id, kind, summary, payload"
             }
             Backend::Sqlite => {
-                "INSERT INTO evidence (tenant_id, kind, summary, payload, created_at) \
+                "INSERT INTO evidence (tenant_id, kind, summary, payload, file_id, created_at) \
                  SELECT $1, json_extract(e.value, '$.kind'), json_extract(e.value, '$.summary'), \
-                   json_extract(e.value, '$.payload'), $3 \
+                   json_extract(e.value, '$.payload'), json_extract(e.value, '$.file_id'), $3 \
                  FROM json_each($2) e RETURNING id, kind, summary, payload"
             }
         })

@@ -26,10 +26,8 @@ struct Server {
 
 impl Server {
     async fn start(t: &TestDb) -> Self {
-        let state = portal::http::AppState {
-            db: t.db.clone(),
-            config: Arc::new(portal::config::Config::default()),
-        };
+        let state =
+            portal::http::AppState::new(t.db.clone(), Arc::new(portal::config::Config::default()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut server = Self {

@@ -249,10 +249,7 @@ pub struct TestApp {
 pub async fn spawn_app(t: TestDb, configure: impl FnOnce(&mut portal::config::Config)) -> TestApp {
     let mut config = portal::config::Config::default();
     configure(&mut config);
-    let state = portal::http::AppState {
-        db: t.db.clone(),
-        config: Arc::new(config),
-    };
+    let state = portal::http::AppState::new(t.db.clone(), Arc::new(config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app = portal::http::router(state);

@@ -352,7 +352,69 @@ async fn a_reply_needs_the_token_of_its_request(t: TestDb) {
     );
 }
 
+/// A reply whose numbers are only in its photo: the photo reader reads them, and they go
+/// through the pipeline as the reply's reading; a photo next to typed numbers does not
+/// override them; with no photo reader running the reply waits for a person.
+async fn a_photo_attached_to_a_reply_is_read_by_the_photo_reader(t: TestDb) {
+    let db = dealer(
+        &t,
+        &["W7K3600815", "05112233"],
+        &[
+            "dispatch@cobalt-freight.example",
+            "anil@patel-accountants.example",
+        ],
+    )
+    .await;
+    let without = receive(&db, &fixture("reply_photo_only.eml"), &Intake::default())
+        .await
+        .unwrap();
+    assert_eq!(without.folder, Folder::NeedsReview, "{without:?}");
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM readings").await, 0);
+
+    let intake = Intake {
+        photos: Some(portal::photos::PhotoReaders::start(
+            1,
+            ingest::photo::Limits::default(),
+        )),
+        ..Intake::default()
+    };
+    // the same photo under another Message-ID (the first was recorded as received)
+    let again = variant("reply_photo_only.eml", "photo-2@cobalt-freight.example", "");
+    let receipt = receive(&db, &again, &intake).await.unwrap();
+    assert_eq!(receipt.kind, MailKind::CustomerReply);
+    assert_eq!(receipt.results.len(), 1, "{receipt:?}");
+    assert_eq!(
+        count(
+            &t,
+            "SELECT COUNT(*) FROM readings WHERE source = 'reply_email' AND value = 412077"
+        )
+        .await,
+        1,
+        "the display's TOTAL COUNTER 0412077"
+    );
+
+    // typed numbers and a photo: the typed total is the reading, the photo is noted
+    let receipt = receive(&db, &fixture("reply_photo_and_text.eml"), &intake)
+        .await
+        .unwrap();
+    assert_eq!(receipt.results.len(), 1, "{receipt:?}");
+    assert!(
+        receipt
+            .reasons
+            .iter()
+            .any(|r| r.contains("the text's are taken")),
+        "{:?}",
+        receipt.reasons
+    );
+    assert_eq!(
+        count(&t, "SELECT COUNT(*) FROM readings WHERE value = 123456").await,
+        1
+    );
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM readings").await, 2);
+}
+
 backends!(
+    a_photo_attached_to_a_reply_is_read_by_the_photo_reader,
     a_reply_needs_the_token_of_its_request,
     a_device_report_from_a_contact_is_read_once_with_the_message_as_evidence,
     a_stranger_or_a_forged_sender_is_quarantined_and_nothing_read,

@@ -13,6 +13,7 @@ mod isolation;
 mod mail_imap;
 mod mail_ingest;
 mod mqtt;
+mod photo_flow;
 mod review_api;
 mod schema;
 mod schema_equivalence;
