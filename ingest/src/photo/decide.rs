@@ -324,3 +324,107 @@ pub fn combine(reads: &[Found]) -> PhotoExtraction {
         quality: None,
     }
 }
+
+/// With a known device: checks the chosen values against its last accepted readings
+/// (`last`, by counter). A value below the last reading (a dropped digit, a misread one) is
+/// replaced by another read's candidate at or above it when there is one; a value more than
+/// double a sizeable last reading (an added digit) is kept but not taken. Either way the
+/// photo goes to review, with the reason.
+pub fn check_against_history(extraction: &mut PhotoExtraction, last: &BTreeMap<String, u64>) {
+    let Some(device) = extraction.devices.first_mut() else {
+        return;
+    };
+    for (counter, value) in device.counters.iter_mut() {
+        let Some(&floor) = last.get(counter) else {
+            continue;
+        };
+        if *value < floor {
+            let better = extraction
+                .candidates
+                .iter()
+                .filter(|c| &c.counter == counter && c.value >= floor)
+                .min_by_key(|c| c.value - floor);
+            match better {
+                Some(c) => {
+                    extraction.warnings.push(format!(
+                        "{counter}: {value} is below the last reading {floor}; another read, {}, is consistent with it",
+                        c.value
+                    ));
+                    *value = c.value;
+                }
+                None => extraction.warnings.push(format!(
+                    "{counter}: {value} is below the last reading {floor}"
+                )),
+            }
+            extraction.accept = false;
+        } else if floor >= 10_000 && *value > floor.saturating_mul(2) {
+            extraction.warnings.push(format!(
+                "{counter}: {value} is more than double the last reading {floor} (an extra digit?)"
+            ));
+            extraction.accept = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn extraction(total: u64, candidates: &[u64]) -> PhotoExtraction {
+        PhotoExtraction {
+            kind: "photo",
+            devices: vec![DeviceReading {
+                serial: String::new(),
+                model: None,
+                read_at: None,
+                counters: BTreeMap::from([("total".to_owned(), total)]),
+                confidence: 0.9,
+            }],
+            warnings: Vec::new(),
+            accept: true,
+            evidence: Vec::new(),
+            candidates: candidates
+                .iter()
+                .map(|&value| Candidate {
+                    counter: "total".into(),
+                    value,
+                    confidence: 0.9,
+                    reads: 1,
+                })
+                .collect(),
+            quality: None,
+        }
+    }
+
+    #[test]
+    fn a_value_below_the_last_reading_takes_the_candidate_consistent_with_history_for_review() {
+        let last = BTreeMap::from([("total".to_owned(), 1_764_100)]);
+        // a dropped digit in the best read, the right number in the other
+        let mut e = extraction(176_427, &[176_427, 1_764_276]);
+        check_against_history(&mut e, &last);
+        assert_eq!(e.devices[0].counters["total"], 1_764_276);
+        assert!(!e.accept);
+        assert!(
+            e.warnings[0].contains("below the last reading"),
+            "{:?}",
+            e.warnings
+        );
+        // no consistent candidate: kept, not taken
+        let mut e = extraction(176_427, &[176_427]);
+        check_against_history(&mut e, &last);
+        assert_eq!(e.devices[0].counters["total"], 176_427);
+        assert!(!e.accept);
+    }
+
+    #[test]
+    fn an_added_digit_is_not_taken_and_a_plausible_value_is_left_alone() {
+        let last = BTreeMap::from([("total".to_owned(), 1_764_100)]);
+        let mut e = extraction(17_642_760, &[17_642_760]);
+        check_against_history(&mut e, &last);
+        assert!(!e.accept);
+        let mut e = extraction(1_766_000, &[1_766_000]);
+        check_against_history(&mut e, &last);
+        assert!(e.accept);
+        assert!(e.warnings.is_empty());
+    }
+}

@@ -11,7 +11,7 @@ use crate::equipment::Equipment;
 use crate::http::ApiError;
 use crate::ids::EquipmentId;
 use crate::users::UserKind;
-use ingest::domain::MeterKind;
+use ingest::domain::{MeterKind, ReadingStatus};
 use ingest::photo::PhotoError;
 use ingest::pipeline::PipelineConfig;
 use ingest::upload::{Origin, process_observations};
@@ -97,10 +97,34 @@ pub async fn upload(
     };
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let size = bytes.len();
-    let read = readers.read(bytes.clone()).await.map_err(|e| match e {
+    let mut read = readers.read(bytes.clone()).await.map_err(|e| match e {
         PhotoError::Engine(why) => ApiError::Unavailable(why),
         refused => ApiError::Invalid(refused.to_string()),
     })?;
+    // the device's history: a dropped or added digit is not offered as proven
+    let read_kinds: Vec<String> = read
+        .devices
+        .first()
+        .map(|d| d.counters.keys().cloned().collect())
+        .unwrap_or_default();
+    let last = db
+        .read(async |tx| {
+            let mut last = BTreeMap::new();
+            for name in &read_kinds {
+                let Ok(kind) = MeterKind::parse(name) else {
+                    continue;
+                };
+                if let Some(r) = tx
+                    .latest_reading(device.id, &kind, ReadingStatus::Accepted)
+                    .await?
+                {
+                    last.insert(name.clone(), r.value.get().max(0) as u64);
+                }
+            }
+            Ok(last)
+        })
+        .await?;
+    ingest::photo::decide::check_against_history(&mut read, &last);
     let storage_name = format!("{}/{sha256}.{extension}", db.tenant_id().0);
     save(upload_dir, &storage_name, &bytes).await?;
     let read_json = serde_json::to_value(&read).map_err(|e| ApiError::Internal(e.into()))?;

@@ -204,6 +204,24 @@ async fn photo_flow_from_upload_to_a_reading_and_a_labelled_example(t: TestDb) {
     .unwrap();
     assert_eq!(again.status(), 409);
 
+    // the same copier again, showing less than it was billed for: not offered as proven
+    let res = upload(
+        &d.customer_a,
+        d.a[0],
+        "image/jpeg",
+        bytes("a003_screen.jpg"),
+    )
+    .await
+    .unwrap();
+    let read: Value = res.json().await.unwrap();
+    assert_eq!(read["accept"], false, "{read}");
+    assert!(
+        read["warnings"]
+            .to_string()
+            .contains("below the last reading 2458570"),
+        "{read}"
+    );
+
     // a display photo corrected by the customer: the correction is kept beside what was read
     let res = upload(&d.customer_a, d.a[1], "image/jpeg", bytes("a041_lcd.jpg"))
         .await
@@ -231,8 +249,8 @@ async fn photo_flow_from_upload_to_a_reading_and_a_labelled_example(t: TestDb) {
             "SELECT COUNT(*) FROM audit_log WHERE action LIKE 'photo.%'"
         )
         .await,
-        4,
-        "two uploads, two confirmations"
+        5,
+        "three uploads, two confirmations"
     );
 }
 
