@@ -37,6 +37,20 @@ fn main() {
             f.unvalued
         );
     }
+    for radius in [8u32, 16, 24] {
+        let cut = prepare::upright(&photo.grey, &layout, 34.0);
+        let bin = imageproc::contrast::adaptive_threshold(&cut, radius, 10);
+        bin.save(format!("/tmp/dbg_bin{radius}.png")).unwrap();
+        let words = engine.words(&bin, ocr::Pass::Sparse).unwrap();
+        let f = read::find(&words, "x");
+        println!(
+            "adaptive {radius}: {:?}",
+            f.counters
+                .iter()
+                .map(|(k, v)| (k, v.0, v.1.conf))
+                .collect::<Vec<_>>()
+        );
+    }
     for w in [1000.0, 1400.0] {
         let cut = prepare::upright_width(&photo.grey, &layout, w);
         cut.save(format!("/tmp/dbg_w{w}.png")).unwrap();

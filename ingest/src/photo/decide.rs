@@ -19,6 +19,11 @@ use std::collections::BTreeMap;
 
 /// Below this Tesseract confidence (0–100) two agreeing reads are still not proof.
 const AGREEING_READS_MIN_CONF: f32 = 70.0;
+/// A photo with fewer legible words than this is not binarised for another look.
+const MIN_LEGIBLE_WORDS: usize = 3;
+/// A binarised cut darker than this is specks, not writing: Tesseract would spend minutes on
+/// it and read nothing.
+const MAX_BINARISED_INK: f32 = 0.15;
 /// Display digits: the least clear bar's clarity (0–100) two agreeing reads need.
 const DISPLAY_MIN_CLARITY: f32 = 50.0;
 /// Below this even adding up is not trusted (the words may not be the numbers).
@@ -54,6 +59,7 @@ pub fn decide(photo: &Photo, engine: &mut Engine) -> Result<PhotoExtraction, Pho
     let first = prepare::upright(&photo.grey, &layout, FIRST_READ_LINE);
     let words = engine.words(&first, Pass::Sparse)?;
     let found = read::find(&words, "sparse");
+    let mut legible = confident_words(&words);
     let measured = typical_height(&words);
     let aimed = FIRST_READ_LINE.min(first.height() as f32);
     let off_scale = measured.is_some_and(|h| (h - aimed).abs() > aimed * 0.25);
@@ -63,10 +69,9 @@ pub fn decide(photo: &Photo, engine: &mut Engine) -> Result<PhotoExtraction, Pho
         layout.line_height = measured.unwrap_or(aimed) / read_scale;
         read_scale = prepare::cut_scale(&layout, FIRST_READ_LINE);
         let again = prepare::upright(&photo.grey, &layout, FIRST_READ_LINE);
-        reads.push(read::find(
-            &engine.words(&again, Pass::Sparse)?,
-            "sparse-rescaled",
-        ));
+        let words = engine.words(&again, Pass::Sparse)?;
+        legible = confident_words(&words);
+        reads.push(read::find(&words, "sparse-rescaled"));
     } else {
         reads.push(found);
     }
@@ -111,6 +116,25 @@ pub fn decide(photo: &Photo, engine: &mut Engine) -> Result<PhotoExtraction, Pho
             return Ok(finish(extraction, quality));
         }
     }
+    // Uneven light (a glare spot, a shadow across the page) can hide a whole column from
+    // Tesseract: a binarised cut, thresholded against each pixel's neighbourhood, evens it
+    // out. When that finds the counters, the second read is binarised too.
+    // Only where Tesseract read other words with confidence: a blurred photo binarises into
+    // a field of specks that costs Tesseract minutes and reads nothing.
+    let mut binarised = false;
+    if reads[0].counters.is_empty() && reads[0].unvalued.is_empty() && legible {
+        let cut = prepare::binarised(&prepare::upright(&photo.grey, &layout, FIRST_READ_LINE));
+        let ink = cut.pixels().filter(|p| p.0[0] < 128).count() as f32 / cut.len().max(1) as f32;
+        let found = if ink <= MAX_BINARISED_INK {
+            read::find(&engine.words(&cut, Pass::Sparse)?, "binarised")
+        } else {
+            Found::default()
+        };
+        if !found.counters.is_empty() {
+            reads[0] = found;
+            binarised = true;
+        }
+    }
     let nothing_to_confirm = reads[0].counters.is_empty() && reads[0].unvalued.is_empty();
     if !adds_up(&reads[0]) && !nothing_to_confirm {
         // a closer look at just the rows the counters were found on, larger: other pixels
@@ -130,11 +154,13 @@ pub fn decide(photo: &Photo, engine: &mut Engine) -> Result<PhotoExtraction, Pho
             Some(region) => prepare::within(&layout, read_scale, region, layout.line_height * 3.0),
             None => layout,
         };
-        let second = prepare::upright(&photo.grey, &closer, SECOND_READ_LINE);
-        reads.push(read::find(
-            &engine.words(&second, Pass::Sparse)?,
-            "sparse-large",
-        ));
+        let mut second = prepare::upright(&photo.grey, &closer, SECOND_READ_LINE);
+        let mut pass = "sparse-closer";
+        if binarised {
+            second = prepare::binarised(&second);
+            pass = "binarised-closer";
+        }
+        reads.push(read::find(&engine.words(&second, Pass::Sparse)?, pass));
     }
     Ok(finish(combine(&reads), quality))
 }
@@ -150,6 +176,17 @@ fn finish(mut extraction: PhotoExtraction, quality: prepare::Quality) -> PhotoEx
     }
     extraction.quality = Some(quality);
     extraction
+}
+
+/// Whether Tesseract read the photo's words with confidence, most of them: a sign the photo is
+/// legible at all (a blur reads as many short, unsure "words").
+fn confident_words(words: &[ocr::Word]) -> bool {
+    let long: Vec<&ocr::Word> = words
+        .iter()
+        .filter(|w| w.text.chars().filter(|c| c.is_alphanumeric()).count() >= 3)
+        .collect();
+    let sure = long.iter().filter(|w| w.conf >= 85.0).count();
+    sure >= MIN_LEGIBLE_WORDS && sure * 2 >= long.len()
 }
 
 /// The median height of the words Tesseract is fairly sure of.

@@ -66,6 +66,13 @@ pub fn upright(working: &GrayImage, layout: &Layout, line_target: f32) -> GrayIm
     out
 }
 
+/// A stretched cut thresholded against each pixel's neighbourhood (about two text lines
+/// across): black writing on white whatever the light did across the photo.
+pub fn binarised(cut: &GrayImage) -> GrayImage {
+    let radius = (TARGET_LINE * 0.5) as u32;
+    imageproc::contrast::adaptive_threshold(cut, radius, 10)
+}
+
 /// The upright cut scaled to a given width: for displays, whose digits dwarf their labels.
 pub fn upright_width(working: &GrayImage, layout: &Layout, width: f32) -> GrayImage {
     let scale = (width / (layout.x1 - layout.x0).max(1.0)).min(3.0);

@@ -170,15 +170,19 @@ pub fn read(cut: &GrayImage) -> Option<DisplayNumber> {
     })
 }
 
-/// The tallest run of rows holding dark strokes: the digits (labels are smaller).
+/// The tallest run of rows holding dark strokes: the digits (labels are smaller). Columns
+/// dark nearly top to bottom (the display's frame, the case around it) do not count.
 fn tallest_band(w: u32, h: u32, at: &impl Fn(u32, u32) -> bool) -> Option<(u32, u32)> {
+    let frame: Vec<bool> = (0..w)
+        .map(|x| (0..h).filter(|&y| at(x, y)).count() as u32 * 10 > h * 6)
+        .collect();
     let floor = (w / 100).max(2);
     let mut best: Option<(u32, u32)> = None;
     let mut start = None;
     for y in 0..=h {
         // a row of strokes, not a row of the dark frame around the glass
         let count = if y < h {
-            (0..w).filter(|&x| at(x, y)).count() as u32
+            (0..w).filter(|&x| !frame[x as usize] && at(x, y)).count() as u32
         } else {
             0
         };
