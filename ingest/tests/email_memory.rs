@@ -7,12 +7,7 @@
 use ingest::email::{Limits, extract};
 
 fn peak_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
+    e2e::peak_rss_kib()
 }
 
 fn headers(content_type: &str) -> String {

@@ -9,12 +9,7 @@ use image::{GrayImage, ImageEncoder};
 use ingest::photo::{Limits, PhotoError, Reader};
 
 fn peak_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
+    e2e::peak_rss_kib()
 }
 
 fn png(width: u32, height: u32) -> Vec<u8> {

@@ -6,16 +6,7 @@ use std::path::PathBuf;
 
 /// `../shared/fixtures/email` (or `$PRINTYX_FIXTURES/email`).
 pub fn dir() -> PathBuf {
-    let base = std::env::var_os("PRINTYX_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"));
-    let dir = base.join("email");
-    assert!(
-        dir.is_dir(),
-        "e-mail fixtures not found at {}",
-        dir.display()
-    );
-    dir
+    crate::fixtures("email")
 }
 
 /// One fixture's bytes.

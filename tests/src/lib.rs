@@ -10,6 +10,30 @@ pub mod photos;
 use std::path::PathBuf;
 use std::process::Output;
 
+/// A folder of the shared fixtures (`PRINTYX_FIXTURES` overrides the shared fixtures root).
+pub fn fixtures(sub: &str) -> PathBuf {
+    let base = std::env::var_os("PRINTYX_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"));
+    let dir = base.join(sub);
+    assert!(
+        dir.is_dir(),
+        "{sub} fixtures not found at {}",
+        dir.display()
+    );
+    dir
+}
+
+/// The process's peak resident set (VmHWM) in KiB: memory tests measure its growth.
+pub fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
 /// A binary of this workspace (`printyx`, `printyx-agent`), beside the running test. Cargo is
 /// asked every time (a no-op when it is fresh): `cargo test -p portal` alone does not rebuild
 /// another package's binary, and a stale one would be tested.

@@ -6,16 +6,7 @@ use std::path::PathBuf;
 
 /// The photo fixtures' directory (`PRINTYX_FIXTURES` overrides the shared fixtures root).
 pub fn dir() -> PathBuf {
-    let base = std::env::var_os("PRINTYX_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"));
-    let dir = base.join("meter-photos");
-    assert!(
-        dir.is_dir(),
-        "photo fixtures not found at {}",
-        dir.display()
-    );
-    dir
+    crate::fixtures("meter-photos")
 }
 
 /// One labelled photo.
