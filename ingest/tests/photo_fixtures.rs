@@ -110,3 +110,30 @@ fn every_accepted_value_is_backed_by_the_words_it_was_read_from() {
         }
     }
 }
+
+#[test]
+fn a_value_cut_out_alone_is_read_again_digits_only() {
+    use ingest::photo::{decide, decode, ocr, prepare};
+    let photo = decode::decode(&bytes("a030_screen.jpg"), &Limits::default()).expect("decodes");
+    let layout = prepare::layout(&photo.grey).expect("writing");
+    let cut = prepare::upright(&photo.grey, &layout, 34.0);
+    let mut engine = ocr::Engine::new(None).expect("the OCR model loads");
+    let words = engine.words(&cut, ocr::Pass::Sparse).expect("reads");
+    let value = words
+        .iter()
+        .find(|w| w.text == "2458570")
+        .expect("the total read in the sparse pass");
+    let (read, evidence) = decide::digits_of(
+        &mut engine,
+        &cut,
+        [value.left, value.top, value.width, value.height],
+        "total",
+    )
+    .expect("reads")
+    .expect("digits");
+    assert_eq!(read, 2_458_570);
+    assert_eq!(evidence.pass, "digits");
+    // the engine goes back to reading words after a digits-only pass
+    let again = engine.words(&cut, ocr::Pass::Sparse).expect("reads");
+    assert!(again.iter().any(|w| w.text.contains("Total")), "{again:?}");
+}

@@ -12,7 +12,7 @@
 use super::decode::Photo;
 use super::ocr::{self, Engine, Pass};
 use super::read::{self, Found};
-use super::{PhotoError, PhotoExtraction, prepare, segments};
+use super::{PhotoError, PhotoExtraction, labels, prepare, segments};
 use crate::email::report::DeviceReading;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -161,6 +161,27 @@ pub fn decide(photo: &Photo, engine: &mut Engine) -> Result<PhotoExtraction, Pho
             pass = "binarised-closer";
         }
         reads.push(read::find(&engine.words(&second, Pass::Sparse)?, pass));
+        // where the two reads differ, a third, digits-only look at the first read's value
+        // decides which candidate is shown first; differing reads are never taken as read
+        let disputed: Vec<&'static str> = reads[0]
+            .counters
+            .iter()
+            .filter(|(k, (v, _))| reads[1].counters.get(*k).is_none_or(|(w, _)| w != v))
+            .map(|(k, _)| *k)
+            .collect();
+        if !disputed.is_empty() {
+            let image = first_image(&photo.grey, &layout, binarised);
+            let mut digits = Found::default();
+            for kind in disputed {
+                let value_box = reads[0].counters[kind].1.value_box;
+                if let Some((value, evidence)) = digits_of(engine, &image, value_box, kind)? {
+                    digits.counters.insert(kind, (value, evidence));
+                }
+            }
+            if !digits.counters.is_empty() {
+                reads.push(digits);
+            }
+        }
     }
     Ok(finish(combine(&reads), quality))
 }
@@ -176,6 +197,56 @@ fn finish(mut extraction: PhotoExtraction, quality: prepare::Quality) -> PhotoEx
     }
     extraction.quality = Some(quality);
     extraction
+}
+
+/// The image the first read was made on (made again: cheaper than keeping every cut).
+fn first_image(
+    grey: &image::GrayImage,
+    layout: &prepare::Layout,
+    binarised: bool,
+) -> image::GrayImage {
+    let cut = prepare::upright(grey, layout, FIRST_READ_LINE);
+    if binarised {
+        prepare::binarised(&cut)
+    } else {
+        cut
+    }
+}
+
+/// A value read again from its own box alone, digits only.
+pub fn digits_of(
+    engine: &mut Engine,
+    image: &image::GrayImage,
+    [left, top, width, height]: [i32; 4],
+    kind: &str,
+) -> Result<Option<(u64, read::Evidence)>, PhotoError> {
+    let margin = height / 2;
+    let x = (left - margin).max(0) as u32;
+    let y = (top - margin).max(0) as u32;
+    let w = ((width + 2 * margin) as u32).min(image.width().saturating_sub(x));
+    let h = ((height + 2 * margin) as u32).min(image.height().saturating_sub(y));
+    if w < 4 || h < 4 {
+        return Ok(None);
+    }
+    let crop = image::imageops::crop_imm(image, x, y, w, h).to_image();
+    let words = engine.words(&crop, Pass::Digits)?;
+    let text: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
+    let text = text.join(" ");
+    let conf = words.iter().map(|w| w.conf).fold(100.0, f32::min);
+    Ok(labels::count(&text).map(|value| {
+        (
+            value,
+            read::Evidence {
+                field: kind.to_owned(),
+                label: String::new(),
+                text,
+                conf,
+                value_box: [left, top, width, height],
+                label_box: [0, 0, 0, 0],
+                pass: "digits".into(),
+            },
+        )
+    }))
 }
 
 /// Whether Tesseract read the photo's words with confidence, most of them: a sign the photo is
@@ -431,6 +502,42 @@ mod tests {
                 .collect(),
             quality: None,
         }
+    }
+
+    #[test]
+    fn reads_that_differ_are_never_taken_and_the_majority_is_shown_first() {
+        let found = |value: u64, pass: &str, conf: f32| {
+            let mut f = Found::default();
+            f.counters.insert(
+                "total",
+                (
+                    value,
+                    read::Evidence {
+                        field: "total".into(),
+                        label: "Total".into(),
+                        text: value.to_string(),
+                        conf,
+                        value_box: [0, 0, 1, 1],
+                        label_box: [0, 0, 1, 1],
+                        pass: pass.into(),
+                    },
+                ),
+            );
+            f
+        };
+        let e = combine(&[
+            found(1_764_276, "sparse", 95.0),
+            found(1_764_278, "sparse-closer", 97.0),
+            found(1_764_276, "digits", 90.0),
+        ]);
+        assert!(!e.accept);
+        assert_eq!(e.devices[0].counters["total"], 1_764_276);
+        assert!(
+            e.warnings.iter().any(|w| w.contains("disagree")),
+            "{:?}",
+            e.warnings
+        );
+        assert_eq!(e.candidates.len(), 2);
     }
 
     #[test]

@@ -34,6 +34,8 @@ impl Word {
 pub enum Pass {
     /// Labels and values scattered over a panel or page.
     Sparse,
+    /// One value, cut out: a single line of digits and thousands separators only.
+    Digits,
 }
 
 /// A reusable Tesseract engine. Not `Send`: keep one per worker thread.
@@ -74,9 +76,13 @@ impl Engine {
             Some(t) => t,
             None => Self::load(self.datapath.as_deref())?,
         };
-        let mode = match pass {
-            Pass::Sparse => PageSegMode::PsmSparseText,
+        let (mode, whitelist) = match pass {
+            Pass::Sparse => (PageSegMode::PsmSparseText, ""),
+            Pass::Digits => (PageSegMode::PsmSingleLine, "0123456789,.'"),
         };
+        let engine = engine
+            .set_variable("tessedit_char_whitelist", whitelist)
+            .map_err(engine_error)?;
         let mut engine = engine
             .set_frame(
                 image.as_raw(),
