@@ -54,9 +54,8 @@ pub fn decide(photo: &Photo, engine: &mut Engine) -> Result<PhotoExtraction, Pho
     let Some(mut layout) = prepare::layout(&photo.grey) else {
         return Ok(nothing("no writing found in the photo"));
     };
-    let quality = prepare::quality(&photo.grey, &layout);
     let mut reads = Vec::new();
-    let first = prepare::upright(&photo.grey, &layout, FIRST_READ_LINE);
+    let (first, quality) = prepare::upright_measured(&photo.grey, &layout, FIRST_READ_LINE);
     let words = engine.words(&first, Pass::Sparse)?;
     let found = read::find(&words, "sparse");
     let mut legible = confident_words(&words);

@@ -61,9 +61,19 @@ pub fn layout(working: &GrayImage) -> Option<Layout> {
 
 /// The upright, scaled, contrast-stretched cut of the writing that Tesseract reads.
 pub fn upright(working: &GrayImage, layout: &Layout, line_target: f32) -> GrayImage {
+    upright_measured(working, layout, line_target).0
+}
+
+/// The upright cut and the quality of its writing, measured before the stretch.
+pub fn upright_measured(
+    working: &GrayImage,
+    layout: &Layout,
+    line_target: f32,
+) -> (GrayImage, Quality) {
     let mut out = upright_raw(working, layout, line_target);
+    let quality = quality_of(&out);
     stretch(&mut out);
-    out
+    (out, quality)
 }
 
 /// A stretched cut thresholded against each pixel's neighbourhood (about two text lines
@@ -150,10 +160,6 @@ pub struct Quality {
 }
 
 /// Measures the quality of the writing at the normalised scale, unstretched.
-pub fn quality(working: &GrayImage, layout: &Layout) -> Quality {
-    quality_of(&upright_raw(working, layout, TARGET_LINE))
-}
-
 /// Measures the quality of an unstretched cut.
 pub fn quality_of(cut: &GrayImage) -> Quality {
     let (w, h) = cut.dimensions();
