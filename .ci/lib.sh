@@ -86,16 +86,19 @@ start_mosquitto() {
     fi
 }
 
-# ensure_snmp_peers — the SNMP peers of the agent's tests: net-snmp (snmpd, snmpget) and
-# snmpsim (serves the recorded printers) in a Python venv; exports PRINTYX_SNMPSIM.
-ensure_snmp_peers() {
+# ensure_python_peers — the test peers that come from PyPI, in one venv: snmpsim (serves the
+# recorded printers to the agent's tests) and aiosmtpd (the SMTP server of the portal's mail
+# tests); with net-snmp (snmpd, snmpget). Exports PRINTYX_SNMPSIM and PRINTYX_PEERS_PYTHON.
+ensure_python_peers() {
     ensure_packages snmpd snmp python3-venv
-    local venv=/var/tmp/printyx-snmpsim
-    if [ ! -x "$venv/bin/snmpsim-command-responder" ]; then
-        echo "installing snmpsim into $venv"
+    local venv=/var/tmp/printyx-peers
+    if [ ! -x "$venv/bin/snmpsim-command-responder" ] || [ ! -f "$venv/.aiosmtpd-1.4.6" ]; then
+        echo "installing snmpsim and aiosmtpd into $venv"
         rm -rf "$venv"
         /usr/bin/python3 -m venv "$venv"
-        "$venv/bin/pip" install -q snmpsim==1.2.2 pysmi==2.0.0 pysnmp==7.1.30
+        "$venv/bin/pip" install -q snmpsim==1.2.2 pysmi==2.0.0 pysnmp==7.1.30 aiosmtpd==1.4.6
+        touch "$venv/.aiosmtpd-1.4.6"
     fi
     export PRINTYX_SNMPSIM="$venv/bin/snmpsim-command-responder"
+    export PRINTYX_PEERS_PYTHON="$venv/bin/python"
 }

@@ -182,15 +182,21 @@ async fn enroll(db: &Db, name: &str) -> String {
         .await
         .unwrap()
         .enrollment_code;
-    db.enroll_agent(&code, "bench", "0").await.unwrap().2
+    db.enroll_agent(&code, "bench", "0", &portal::audit::Client::default())
+        .await
+        .unwrap()
+        .2
 }
 
 async fn serve(db: &Db) -> String {
     let state =
-        portal::http::AppState::new(db.clone(), Arc::new(portal::config::Config::default()));
+        portal::http::AppState::new(db.clone(), Arc::new(portal::config::Config::default()))
+            .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, portal::http::router(state)).await });
+    let app =
+        portal::http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await });
     base
 }
 

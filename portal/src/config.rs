@@ -48,6 +48,19 @@ pub struct Config {
     pub photo_workers: usize,
     /// Where uploaded files (meter photos) are kept, one folder per tenant.
     pub upload_dir: std::path::PathBuf,
+    /// A browser session ends after this many minutes without a request.
+    pub session_idle_minutes: u64,
+    /// A browser session ends this many hours after sign-in, however active.
+    pub session_absolute_hours: u64,
+    /// Seals the secrets the service keeps (TOTP seeds, stored passwords): 32 random bytes in
+    /// base64. Without it, nothing secret can be stored (two-factor sign-in is unavailable).
+    pub secret_key: Option<String>,
+    /// Keys secrets may still be sealed with, during a rotation (`printyx secrets rotate`).
+    pub previous_secret_keys: Vec<String>,
+    /// The outgoing mail relay (`[smtp]`); without one, e-mails stay queued.
+    pub smtp: Option<crate::mailer::SmtpConfig>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (their own addresses).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +92,12 @@ impl Default for Config {
             reply_token_key: None,
             photo_workers: 1,
             upload_dir: "uploads".into(),
+            session_idle_minutes: 60,
+            session_absolute_hours: 12,
+            secret_key: None,
+            previous_secret_keys: Vec::new(),
+            smtp: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -101,6 +120,8 @@ impl std::fmt::Debug for Config {
                     .map(|m| m.name.as_str())
                     .collect::<Vec<_>>(),
             )
+            .field("smtp", &self.smtp)
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "(set)"))
             .field(
                 "imap_sources",
                 &self

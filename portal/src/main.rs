@@ -549,17 +549,33 @@ async fn serve(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
         silence,
         Duration::from_secs(15 * 60),
     ));
-    let state = portal::http::AppState {
-        db: db.clone(),
-        config: Arc::new(config),
-        intake,
+    let mut state = portal::http::AppState::new(db.clone(), Arc::new(config))?;
+    state.intake = intake;
+    let mail = {
+        let (db, smtp, wake, mut stopped) = (
+            db.clone(),
+            state.config.smtp.clone(),
+            state.mail_queued.clone(),
+            stopped.clone(),
+        );
+        tokio::spawn(async move {
+            let until = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            portal::mailer::run(db, smtp, wake, until).await;
+        })
     };
+    tokio::spawn(portal::maintenance::run(
+        db.clone(),
+        Duration::from_secs(3600),
+    ));
     let app = portal::http::router(state);
     let shutdown = async move {
         portal::server::shutdown_signal().await;
         let _ = stop.send(true);
     };
     portal::server::serve(listener, app, shutdown, grace).await?;
+    let _ = mail.await;
     db.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -70,6 +70,8 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let stopping = Arc::new(Notify::new());
     let notify = stopping.clone();
+    // the peer address reaches handlers (sign-in limits and the audit trail use it)
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         tracing::info!("shutting down: finishing in-flight requests");

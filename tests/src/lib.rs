@@ -6,6 +6,7 @@ pub mod ber;
 pub mod email;
 pub mod peers;
 pub mod photos;
+pub mod smtp;
 
 use std::path::PathBuf;
 use std::process::Output;

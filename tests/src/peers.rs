@@ -70,9 +70,11 @@ fn snmpsim_command() -> PathBuf {
     if let Some(p) = std::env::var_os("PRINTYX_SNMPSIM") {
         return PathBuf::from(p);
     }
-    let venv = Path::new("/var/tmp/printyx-snmpsim/bin/snmpsim-command-responder");
-    if venv.exists() {
-        return venv.to_path_buf();
+    for venv in ["/var/tmp/printyx-peers", "/var/tmp/printyx-snmpsim"] {
+        let p = Path::new(venv).join("bin/snmpsim-command-responder");
+        if p.exists() {
+            return p;
+        }
     }
     PathBuf::from("snmpsim-command-responder")
 }

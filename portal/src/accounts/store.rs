@@ -107,6 +107,22 @@ impl TenantTx {
         account(&row)
     }
 
+    /// The account with this customer number (what dealer staff know it by).
+    pub async fn account_by_number(&mut self, number: &str) -> Result<Account, DbError> {
+        let t = self.t();
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            account_columns!(),
+            " FROM accounts WHERE tenant_id = $1 AND number = $2"
+        ))
+        .bind(t)
+        .bind(number.trim())
+        .fetch_optional(self.conn())
+        .await?
+        .ok_or(DbError::NotFound)?;
+        account(&row)
+    }
+
     /// Accounts in id order, `limit` after `after` (keyset pagination).
     pub async fn list_accounts(
         &mut self,

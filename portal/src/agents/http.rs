@@ -15,16 +15,18 @@ use ingest::wire::{Batch, BatchResponse, EnrollRequest, EnrollResponse};
 /// same 401.
 pub async fn enroll(
     State(state): State<AppState>,
+    client: crate::audit::Client,
     body: Bytes,
 ) -> Result<Json<EnrollResponse>, ApiError> {
     let req: EnrollRequest = json(&body)?;
     let (_tenant, agent, token) = state
         .db
-        .enroll_agent(&req.code, &req.hostname, &req.agent_version)
+        .enroll_agent(&req.code, &req.hostname, &req.agent_version, &client)
         .await
         .map_err(|e| match e {
-            crate::db::DbError::NotFound => ApiError::Unauthorized,
-            other => other.into(),
+            super::store::EnrollError::Throttled(t) => t.into(),
+            super::store::EnrollError::Db(crate::db::DbError::NotFound) => ApiError::Unauthorized,
+            super::store::EnrollError::Db(other) => other.into(),
         })?;
     Ok(Json(EnrollResponse {
         agent_id: agent.0,
@@ -35,6 +37,7 @@ pub async fn enroll(
 /// Bearer agent token. The whole batch is one transaction: stored entirely, or not at all.
 pub async fn upload(
     State(state): State<AppState>,
+    client: crate::audit::Client,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<BatchResponse>, ApiError> {
@@ -85,11 +88,8 @@ pub async fn upload(
                 entity_type: "agent".into(),
                 entity_id: Some(agent.to_string()),
                 summary: serde_json::json!({ "batch_id": batch.batch_id, "reason": m }),
-                ip: None,
-                user_agent: headers
-                    .get(header::USER_AGENT)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned),
+                ip: client.ip.clone(),
+                user_agent: client.user_agent.clone(),
             };
             db.run(async |tx| tx.append_audit(&entry).await).await?;
             tracing::warn!(tenant = %tenant, agent = %agent, "{m}");

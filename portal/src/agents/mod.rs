@@ -9,6 +9,8 @@ pub mod http;
 mod port;
 mod store;
 
+pub use store::EnrollError;
+
 use crate::ids::AgentId;
 use ingest::ids::TenantId;
 use rand::Rng;

@@ -43,12 +43,16 @@ fn label(what: &'static str, raw: &str) -> Result<String, DbError> {
 impl Db {
     /// Trades a one-time enrollment code for a bearer token. Every failure (unknown tenant,
     /// wrong, used or expired code) is the same `NotFound`, so the answer reveals nothing.
+    /// Enrolls an agent with its one-time code. Attempts are counted per network address
+    /// (a code has 60 bits, but nobody gets to try many); `NotFound` for any code that is not
+    /// good, whatever the reason.
     pub async fn enroll_agent(
         &self,
         code: &str,
         hostname: &str,
         version: &str,
-    ) -> Result<(TenantId, AgentId, String), DbError> {
+        client: &crate::audit::Client,
+    ) -> Result<(TenantId, AgentId, String), EnrollError> {
         let (slug, code) = parse_enrollment_code(code).ok_or(DbError::NotFound)?;
         let slug = TenantSlug::parse(slug).map_err(|_| DbError::NotFound)?;
         let tenant = self.tenant_by_slug(&slug).await?.id;
@@ -56,10 +60,20 @@ impl Db {
             label("host name", hostname)?,
             label("agent version", version)?,
         );
+        let db = self.tenant(tenant);
+        let address =
+            crate::auth::throttle::bucket("enroll:address", client.ip.as_deref().unwrap_or("-"));
+        let mut tx = db.begin().await?;
+        tx.throttle(&address, crate::auth::throttle::Limit::ENROLL_ADDRESS)
+            .await
+            .map_err(|e| match e {
+                crate::auth::throttle::ThrottleError::Throttled(t) => EnrollError::Throttled(t),
+                crate::auth::throttle::ThrottleError::Db(d) => EnrollError::Db(d),
+            })?;
+        tx.commit().await?;
         let secret = new_secret();
         let token = format!("pxa_{}_{secret}", tenant.0);
-        let agent_id = self
-            .tenant(tenant)
+        let agent_id = db
             .run(async |tx| {
                 let (t, now) = (tx.t(), tx.now_ms());
                 let id: i64 = sqlx::query_scalar(
@@ -77,6 +91,21 @@ impl Db {
                 .fetch_optional(tx.conn())
                 .await?
                 .ok_or(DbError::NotFound)?;
+                tx.clear_throttle(&address).await?;
+                tx.audit(
+                    &crate::audit::Actor {
+                        kind: "agent",
+                        id: Some(id),
+                        account: None,
+                        via: None,
+                        client: client.clone(),
+                    },
+                    "agent.enrolled",
+                    ("agent", Some(id.to_string())),
+                    None,
+                    serde_json::json!({ "hostname": hostname, "version": version }),
+                )
+                .await?;
                 Ok(AgentId(id))
             })
             .await?;
@@ -300,5 +329,20 @@ impl TenantTx {
                 .execute(self.conn())
                 .await?,
         )
+    }
+}
+
+/// Why an enrolment did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum EnrollError {
+    #[error(transparent)]
+    Throttled(crate::auth::throttle::Throttled),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<ingest::domain::ParseError> for EnrollError {
+    fn from(e: ingest::domain::ParseError) -> Self {
+        EnrollError::Db(e.into())
     }
 }

@@ -5,6 +5,9 @@
 //! n−1's hash ("" for the first). Sequence numbers come from the tenant's `audit` counter row,
 //! whose update also serialises concurrent appends of one tenant.
 
+pub mod http;
+pub mod pages;
+
 use crate::db::{DbError, TenantTx};
 use sha2::{Digest, Sha256};
 
@@ -54,6 +57,187 @@ pub fn entry_hash(
         h.update(f.as_bytes());
     }
     hex::encode(h.finalize())
+}
+
+/// Where a request came from, as the audit trail keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Client {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Who did something: a user (through a session or an API token), an agent, or the system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// user, agent or system (`api_token` is written for a user acting through one)
+    pub kind: &'static str,
+    pub id: Option<i64>,
+    /// The customer account the actor belongs to (customers see their account's trail).
+    pub account: Option<crate::ids::AccountId>,
+    /// How a user acted when not through a browser session, e.g. `api_token:12`.
+    pub via: Option<String>,
+    pub client: Client,
+}
+
+impl Actor {
+    /// The server itself (scheduled work, the command line).
+    pub fn system() -> Self {
+        Actor {
+            kind: "system",
+            id: None,
+            account: None,
+            via: None,
+            client: Client::default(),
+        }
+    }
+
+    /// Someone not signed in (a sign-in attempt, a reset request), known by where they are.
+    pub fn anonymous(client: &Client) -> Self {
+        Actor {
+            kind: "system",
+            id: None,
+            account: None,
+            via: Some("anonymous".into()),
+            client: client.clone(),
+        }
+    }
+}
+
+/// One entry as the trail pages show it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Entry {
+    pub seq: i64,
+    pub occurred_at: i64,
+    pub actor_kind: String,
+    pub actor_id: Option<i64>,
+    /// The actor's display name, when the actor is a user.
+    pub actor_name: Option<String>,
+    pub account_id: Option<i64>,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: Option<String>,
+    pub summary: serde_json::Value,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl TenantTx {
+    /// Records what `actor` did to an entity; `summary` says what changed (before/after) or
+    /// what happened. `account` is the customer account the entity belongs to, when it
+    /// belongs to one, so that account's users see the entry.
+    pub async fn audit(
+        &mut self,
+        actor: &Actor,
+        action: &str,
+        entity: (&str, Option<String>),
+        account: Option<crate::ids::AccountId>,
+        summary: serde_json::Value,
+    ) -> Result<i64, DbError> {
+        let mut summary = summary;
+        if let (Some(via), serde_json::Value::Object(map)) = (&actor.via, &mut summary) {
+            map.insert("via".into(), serde_json::Value::String(via.clone()));
+        }
+        self.append_audit(&AuditEntry {
+            actor_kind: if actor
+                .via
+                .as_deref()
+                .is_some_and(|v| v.starts_with("api_token"))
+            {
+                "api_token".into()
+            } else {
+                actor.kind.into()
+            },
+            actor_id: actor.id,
+            account_id: account.or(actor.account).map(|a| a.0),
+            action: action.into(),
+            entity_type: entity.0.into(),
+            entity_id: entity.1,
+            summary,
+            ip: actor.client.ip.clone(),
+            user_agent: actor.client.user_agent.clone(),
+        })
+        .await
+    }
+
+    /// The trail, newest first: the whole tenant's, one account's (the entries about that
+    /// account or by its users) or one user's. `before` pages backwards by sequence number.
+    pub async fn audit_trail(
+        &mut self,
+        of: Trail,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Entry>, DbError> {
+        use sqlx::Row;
+        let t = self.t();
+        let rows = sqlx::query(
+            "SELECT a.seq, a.occurred_at, a.actor_kind, a.actor_id, a.account_id, a.action, \
+               a.entity_type, a.entity_id, a.summary, a.ip, a.user_agent, u.display_name AS actor_name \
+             FROM audit_log a \
+             LEFT JOIN users u ON u.tenant_id = a.tenant_id AND u.id = a.actor_id \
+               AND a.actor_kind IN ('user', 'api_token') \
+             WHERE a.tenant_id = $1 AND a.seq < $2 AND ($3 = 0 OR a.account_id = $3) \
+               AND ($4 = 0 OR (a.actor_id = $4 AND a.actor_kind IN ('user', 'api_token'))) \
+             ORDER BY a.seq DESC LIMIT $5",
+        )
+        .bind(t)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(match of {
+            Trail::Account(a) => a.0,
+            _ => 0,
+        })
+        .bind(match of {
+            Trail::User(u) => u.0,
+            _ => 0,
+        })
+        .bind(crate::db::page_limit(limit))
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let summary: String = row.try_get("summary")?;
+                Ok(Entry {
+                    seq: row.try_get("seq")?,
+                    occurred_at: row.try_get("occurred_at")?,
+                    actor_kind: row.try_get("actor_kind")?,
+                    actor_id: row.try_get("actor_id")?,
+                    actor_name: row.try_get("actor_name")?,
+                    account_id: row.try_get("account_id")?,
+                    action: row.try_get("action")?,
+                    entity_type: row.try_get("entity_type")?,
+                    entity_id: row.try_get("entity_id")?,
+                    summary: serde_json::from_str(&summary)
+                        .unwrap_or(serde_json::Value::String(summary)),
+                    ip: row.try_get("ip")?,
+                    user_agent: row.try_get("user_agent")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Everything a user did, oldest first (the user's own data export).
+    pub async fn audit_by_user(&mut self, user: crate::ids::UserId) -> Result<Vec<Entry>, DbError> {
+        let mut all = Vec::new();
+        let mut before = None;
+        loop {
+            let page = self.audit_trail(Trail::User(user), before, 500).await?;
+            let done = page.len() < 500;
+            before = page.last().map(|e| e.seq);
+            all.extend(page);
+            if done {
+                break;
+            }
+        }
+        all.reverse();
+        Ok(all)
+    }
+}
+
+/// Whose trail to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trail {
+    Tenant,
+    Account(crate::ids::AccountId),
+    User(crate::ids::UserId),
 }
 
 impl TenantTx {

@@ -26,6 +26,11 @@ pub enum ApiError {
     Conflict(String),
     #[error("temporarily unavailable: {0}")]
     Unavailable(String),
+    #[error("too large: {0}")]
+    TooLarge(String),
+    /// Too many attempts: try again after this many seconds.
+    #[error("too many attempts; try again in {0} seconds")]
+    TooManyRequests(i64),
     /// A fault of ours; the details go to the log, not to the client.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -50,6 +55,8 @@ impl ApiError {
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -58,6 +65,79 @@ impl ApiError {
 impl From<crate::auth::Forbidden> for ApiError {
     fn from(e: crate::auth::Forbidden) -> Self {
         Self::Refused(e.to_string())
+    }
+}
+
+impl From<crate::auth::throttle::Throttled> for ApiError {
+    fn from(t: crate::auth::throttle::Throttled) -> Self {
+        Self::TooManyRequests(t.retry_after_s)
+    }
+}
+
+impl From<crate::http::form::FormError> for ApiError {
+    fn from(e: crate::http::form::FormError) -> Self {
+        Self::Invalid(e.to_string())
+    }
+}
+
+impl From<ingest::domain::ParseError> for ApiError {
+    fn from(e: ingest::domain::ParseError) -> Self {
+        Self::Invalid(e.to_string())
+    }
+}
+
+impl From<crate::auth::reset::ResetError> for ApiError {
+    fn from(e: crate::auth::reset::ResetError) -> Self {
+        use crate::auth::reset::ResetError::*;
+        match e {
+            BadToken => Self::Invalid(e.to_string()),
+            Password(p) => Self::Invalid(p.to_string()),
+            Throttled(t) => t.into(),
+            Db(d) => d.into(),
+        }
+    }
+}
+
+impl From<crate::users::invitations::InviteError> for ApiError {
+    fn from(e: crate::users::invitations::InviteError) -> Self {
+        use crate::users::invitations::InviteError::*;
+        match e {
+            BadToken | Refused(_) | Password(_) | Invalid(_) => Self::Invalid(e.to_string()),
+            Forbidden(f) => f.into(),
+            Db(d) => d.into(),
+        }
+    }
+}
+
+impl From<crate::roles::RoleError> for ApiError {
+    fn from(e: crate::roles::RoleError) -> Self {
+        use crate::roles::RoleError::*;
+        match e {
+            Refused(m) => Self::Invalid(m),
+            Forbidden(f) => f.into(),
+            Db(d) => d.into(),
+        }
+    }
+}
+
+impl From<crate::users::manage::ManageError> for ApiError {
+    fn from(e: crate::users::manage::ManageError) -> Self {
+        use crate::users::manage::ManageError::*;
+        match e {
+            Refused(m) => Self::Invalid(m),
+            Forbidden(f) => f.into(),
+            Db(d) => d.into(),
+        }
+    }
+}
+
+impl From<crate::auth::password::PasswordError> for ApiError {
+    fn from(e: crate::auth::password::PasswordError) -> Self {
+        use crate::auth::password::PasswordError::*;
+        match e {
+            TooShort { .. } | TooLong { .. } => Self::Invalid(e.to_string()),
+            Hash(m) => Self::Internal(anyhow::anyhow!(m)),
+        }
     }
 }
 
@@ -78,9 +158,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let detail = match &self {
-            Self::Invalid(d) | Self::Conflict(d) | Self::Unavailable(d) | Self::Refused(d) => {
-                Some(d.clone())
-            }
+            Self::Invalid(d)
+            | Self::Conflict(d)
+            | Self::Unavailable(d)
+            | Self::Refused(d)
+            | Self::TooLarge(d) => Some(d.clone()),
+            Self::TooManyRequests(_) => Some(self.to_string()),
             Self::Internal(e) => {
                 tracing::error!(error = %format!("{e:#}"), "request failed");
                 None
@@ -98,6 +181,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             header::HeaderValue::from_static("application/problem+json"),
         );
+        if let Self::TooManyRequests(seconds) = self
+            && let Ok(v) = header::HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         response
     }
 }

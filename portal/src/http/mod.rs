@@ -1,24 +1,34 @@
-//! The HTTP surface. Handlers are thin: parse, authorise, call the domain, render.
+//! The HTTP surface: server-rendered pages and the JSON API under `/api/v1`, two thin adapters
+//! over the same domain operations. Handlers parse, call the domain, render; who may call what
+//! is declared once per route (`routes.rs`) and enforced by one gate (`guard.rs`).
 
+mod assets;
+pub mod client;
+pub mod cookies;
 pub mod error;
+pub mod form;
+mod guard;
+pub mod routes;
 
-use crate::auth::Principal;
+use crate::auth::password::Hasher;
+use crate::auth::session::ActiveSession;
+use crate::auth::{Principal, SessionPolicy};
 use crate::config::Config;
 use crate::db::Db;
-use crate::{agents, equipment, review};
-use axum::extract::DefaultBodyLimit;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use crate::secrets::Keyring;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use std::sync::Arc;
 use std::time::Duration;
-use tower_http::limit::RequestBodyLimitLayer;
+use tokio::sync::Notify;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
+pub use routes::{Access, RouteSpec, route_table};
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -28,60 +38,91 @@ pub struct AppState {
     /// How meter mail (and the photos in it) is taken in; its photo readers are shared by
     /// every request.
     pub intake: Arc<crate::mail::Intake>,
+    /// Password hashing, off the async threads and bounded.
+    pub hasher: Hasher,
+    /// The keys secrets are sealed with.
+    pub keys: Arc<Keyring>,
+    /// Wakes the mail sender when a message was queued.
+    pub mail_queued: Arc<Notify>,
 }
 
 impl AppState {
-    /// The state for a database and configuration, with the mail intake they imply.
-    pub fn new(db: Db, config: Arc<Config>) -> Self {
+    /// The state for a database and configuration, with what they imply. Fails on a
+    /// malformed `secret_key`.
+    pub fn new(db: Db, config: Arc<Config>) -> Result<Self, crate::secrets::SecretError> {
         let intake = Arc::new(crate::mail::Intake::from_config(&config));
-        AppState { db, config, intake }
+        let keys = Arc::new(Keyring::new(
+            config.secret_key.as_deref(),
+            &config.previous_secret_keys,
+        )?);
+        Ok(AppState {
+            db,
+            config,
+            intake,
+            hasher: Hasher::new(),
+            keys,
+            mail_queued: Arc::new(Notify::new()),
+        })
+    }
+
+    pub fn session_policy(&self) -> SessionPolicy {
+        SessionPolicy {
+            idle_ms: i64::try_from(self.config.session_idle_minutes)
+                .unwrap_or(i64::MAX / 120_000)
+                .saturating_mul(60_000),
+            absolute_ms: i64::try_from(self.config.session_absolute_hours)
+                .unwrap_or(i64::MAX / 7_200_000)
+                .saturating_mul(3_600_000),
+        }
     }
 }
 
 pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_seconds);
-    // Bodies are refused by size before they are read; axum's own extractor limit is off so
-    // that this is the one limit.
-    let general = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/api/v1/agent/enroll", post(agents::http::enroll))
-        .route("/api/v1/review-items", get(review::http::list))
-        .route(
-            "/api/v1/discovered-devices",
-            get(equipment::http::new_devices),
-        )
-        .route(
-            "/api/v1/review-items/{id}/decision",
-            post(review::http::decide),
-        )
-        .route(
-            "/api/v1/meter-photos/{id}/confirm",
-            post(crate::photos::http::confirm),
-        )
-        .route(
-            "/api/v1/meter-photos/{id}/image",
-            get(crate::photos::http::image),
-        )
-        .layer(RequestBodyLimitLayer::new(state.config.max_body_bytes));
-    let uploads = Router::new()
-        .route("/api/v1/agent/readings", post(agents::http::upload))
-        .route("/api/v1/inbound-email", post(crate::mail::http::receive))
-        .route(
-            "/api/v1/equipment/{id}/meter-photos",
-            post(crate::photos::http::upload),
-        )
-        .layer(RequestBodyLimitLayer::new(state.config.max_upload_bytes));
-    Router::new()
-        .merge(general)
-        .merge(uploads)
+    let (routes, _) = route_table(&state);
+    routes
+        .fallback(not_found)
+        // Each route has its own body limit (routes.rs); axum's extractor limit is off so that
+        // it is the one limit.
         .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::map_response(security_headers))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Headers every answer carries: no sniffing, no framing, no referrer (reset and invitation
+/// links carry secrets in their query), scripts and styles only from here, and nothing that
+/// may show a signed-in page cached.
+async fn security_headers(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, name: &'static str, value: &'static str| {
+        if !h.contains_key(name) {
+            h.insert(name, HeaderValue::from_static(value));
+        }
+    };
+    set(h, "x-content-type-options", "nosniff");
+    set(h, "x-frame-options", "DENY");
+    set(h, "referrer-policy", "no-referrer");
+    set(
+        h,
+        "content-security-policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+         frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
+    );
+    set(h, "cache-control", "no-store");
+    response
+}
+
+async fn not_found(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        ApiError::NotFound.into_response()
+    } else {
+        crate::web::error_page(StatusCode::NOT_FOUND, "There is no such page.")
+    }
 }
 
 /// Liveness: the process is up and serving. Deliberately touches nothing else.
@@ -110,28 +151,53 @@ pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiEr
     serde_json::from_slice(body).map_err(|e| ApiError::Invalid(format!("invalid JSON body: {e}")))
 }
 
-/// `Authorization: Bearer pxt_…` → the principal, or 401. (Browser sessions come with the
-/// sign-in issue and will produce the same `Principal`.)
-impl axum::extract::FromRequestParts<AppState> for Principal {
+/// The principal the route's gate established (routes declared `SignedIn` or with a
+/// permission); 401 where there is none.
+impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or(ApiError::Unauthorized)
+    }
+}
+
+/// The browser session the gate found (pages; API-token requests have none).
+impl FromRequestParts<AppState> for ActiveSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<ActiveSession>()
+            .cloned()
+            .ok_or(ApiError::Unauthorized)
+    }
+}
+
+/// Where the request came from (set by the gate for every route).
+impl FromRequestParts<AppState> for crate::audit::Client {
+    type Rejection = std::convert::Infallible;
+
     async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
+        parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(ApiError::Unauthorized)?;
-        state
-            .db
-            .authenticate_api_token(token)
-            .await
-            .map_err(|e| match e {
-                crate::db::DbError::NotFound => ApiError::Unauthorized,
-                other => other.into(),
-            })
+        Ok(parts
+            .extensions
+            .get::<crate::audit::Client>()
+            .cloned()
+            .unwrap_or_else(|| client::client_of(parts, &state.config.trusted_proxies)))
     }
+}
+
+/// A response that sets (or clears) cookies.
+pub fn with_cookies(mut response: Response, cookies: &[HeaderValue]) -> Response {
+    for c in cookies {
+        response.headers_mut().append(header::SET_COOKIE, c.clone());
+    }
+    response
 }

@@ -1,6 +1,9 @@
 //! Tenants: the dealers. A tenant is created with the standard meter kinds and the built-in
 //! roles, in the same transaction, so it is usable the moment it exists.
 
+pub mod http;
+pub mod pages;
+pub mod security;
 mod store;
 
 use ingest::domain::ParseError;

@@ -123,3 +123,35 @@ impl TenantTx {
         Ok(())
     }
 }
+
+/// Per-tenant settings: a small key → text map (`tenant_settings`); each setting's meaning and
+/// validation belongs to the domain that reads it.
+impl TenantTx {
+    pub async fn setting(&mut self, key: &str) -> Result<Option<String>, DbError> {
+        let t = self.t();
+        Ok(sqlx::query_scalar(
+            "SELECT value FROM tenant_settings WHERE tenant_id = $1 AND key = $2",
+        )
+        .bind(t)
+        .bind(key)
+        .fetch_optional(self.conn())
+        .await?)
+    }
+
+    /// Sets a setting; returns the value it had.
+    pub async fn set_setting(&mut self, key: &str, value: &str) -> Result<Option<String>, DbError> {
+        let before = self.setting(key).await?;
+        let (t, now) = (self.t(), self.now_ms());
+        sqlx::query(
+            "INSERT INTO tenant_settings (tenant_id, key, value, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (tenant_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .bind(t)
+        .bind(key)
+        .bind(value)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(before)
+    }
+}

@@ -1,4 +1,4 @@
-use super::{NewUser, Role, User, UserKind};
+use super::{NewUser, Profile, Role, User, UserKind};
 use crate::auth::Permission;
 use crate::db::{DbError, TenantTx, flag, one_row, page_limit};
 use crate::ids::{AccountId, RoleId, UserId};
@@ -245,6 +245,99 @@ impl TenantTx {
             "SELECT DISTINCT rp.permission FROM user_roles ur \
              JOIN role_permissions rp ON rp.tenant_id = ur.tenant_id AND rp.role_id = ur.role_id \
              WHERE ur.tenant_id = $1 AND ur.user_id = $2",
+        )
+        .bind(t)
+        .bind(id.0)
+        .fetch_all(self.conn())
+        .await?;
+        Ok(names.iter().filter_map(|n| Permission::parse(n)).collect())
+    }
+}
+
+impl TenantTx {
+    /// Notes a successful sign-in.
+    pub async fn note_sign_in(&mut self, id: UserId) -> Result<(), DbError> {
+        let (t, now) = (self.t(), self.now_ms());
+        one_row(
+            sqlx::query("UPDATE users SET last_login_at = $3 WHERE tenant_id = $1 AND id = $2")
+                .bind(t)
+                .bind(id.0)
+                .bind(now)
+                .execute(self.conn())
+                .await?,
+        )
+    }
+
+    /// Changes what a user may edit about themselves.
+    pub async fn update_profile(&mut self, id: UserId, p: &Profile) -> Result<(), DbError> {
+        let (t, now) = (self.t(), self.now_ms());
+        one_row(
+            sqlx::query(
+                "UPDATE users SET display_name = $3, locale = $4, time_zone = $5, updated_at = $6 \
+                 WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(t)
+            .bind(id.0)
+            .bind(&p.display_name)
+            .bind(&p.locale)
+            .bind(&p.time_zone)
+            .bind(now)
+            .execute(self.conn())
+            .await?,
+        )
+    }
+
+    /// Sets `active` or `disabled` (erasure has its own operation).
+    pub async fn set_user_status(&mut self, id: UserId, status: &str) -> Result<(), DbError> {
+        let (t, now) = (self.t(), self.now_ms());
+        one_row(
+            sqlx::query(
+                "UPDATE users SET status = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2 \
+                 AND status IN ('active', 'disabled')",
+            )
+            .bind(t)
+            .bind(id.0)
+            .bind(status)
+            .bind(now)
+            .execute(self.conn())
+            .await?,
+        )
+    }
+
+    /// The roles a user holds.
+    pub async fn roles_of(&mut self, id: UserId) -> Result<Vec<Role>, DbError> {
+        let t = self.t();
+        let rows = sqlx::query(
+            "SELECT r.id, r.name, r.scope, r.builtin FROM user_roles ur \
+             JOIN roles r ON r.tenant_id = ur.tenant_id AND r.id = ur.role_id \
+             WHERE ur.tenant_id = $1 AND ur.user_id = $2 ORDER BY r.id",
+        )
+        .bind(t)
+        .bind(id.0)
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter().map(role).collect()
+    }
+
+    /// Replaces the user's roles (each must be of the user's scope).
+    pub async fn replace_roles(&mut self, id: UserId, roles: &[RoleId]) -> Result<(), DbError> {
+        let t = self.t();
+        sqlx::query("DELETE FROM user_roles WHERE tenant_id = $1 AND user_id = $2")
+            .bind(t)
+            .bind(id.0)
+            .execute(self.conn())
+            .await?;
+        for role in roles {
+            self.grant_role(id, *role).await?;
+        }
+        Ok(())
+    }
+
+    /// The permissions of a role.
+    pub async fn role_permissions(&mut self, id: RoleId) -> Result<BTreeSet<Permission>, DbError> {
+        let t = self.t();
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT permission FROM role_permissions WHERE tenant_id = $1 AND role_id = $2",
         )
         .bind(t)
         .bind(id.0)

@@ -27,7 +27,8 @@ struct Server {
 impl Server {
     async fn start(t: &TestDb) -> Self {
         let state =
-            portal::http::AppState::new(t.db.clone(), Arc::new(portal::config::Config::default()));
+            portal::http::AppState::new(t.db.clone(), Arc::new(portal::config::Config::default()))
+                .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut server = Self {
@@ -40,7 +41,8 @@ impl Server {
     }
 
     fn serve(&mut self, listener: tokio::net::TcpListener) {
-        let app = portal::http::router(self.state.clone());
+        let app = portal::http::router(self.state.clone())
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
         self.task = Some(tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         }));

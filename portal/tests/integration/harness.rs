@@ -245,14 +245,27 @@ pub struct TestApp {
     pub http: reqwest::Client,
 }
 
-/// Boots the router as `printyx serve` does, with `configure` applied to the default config.
+/// Boots the router as `printyx serve` does, with `configure` applied to the default config
+/// (whose `base_url` is the app's own address), and the mail sender when `[smtp]` is set.
 pub async fn spawn_app(t: TestDb, configure: impl FnOnce(&mut portal::config::Config)) -> TestApp {
-    let mut config = portal::config::Config::default();
-    configure(&mut config);
-    let state = portal::http::AppState::new(t.db.clone(), Arc::new(config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = portal::http::router(state);
+    let mut config = portal::config::Config {
+        base_url: base.clone(),
+        ..portal::config::Config::default()
+    };
+    configure(&mut config);
+    let state = portal::http::AppState::new(t.db.clone(), Arc::new(config)).unwrap();
+    if state.config.smtp.is_some() {
+        tokio::spawn(portal::mailer::run(
+            t.db.clone(),
+            state.config.smtp.clone(),
+            state.mail_queued.clone(),
+            std::future::pending(),
+        ));
+    }
+    let app =
+        portal::http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await });
     TestApp {
         t,
@@ -260,6 +273,45 @@ pub async fn spawn_app(t: TestDb, configure: impl FnOnce(&mut portal::config::Co
         http: reqwest::Client::new(),
     }
 }
+
+/// A relay configuration for a test SMTP server on `port`.
+pub fn smtp_on(port: u16) -> portal::mailer::SmtpConfig {
+    portal::mailer::SmtpConfig {
+        host: "127.0.0.1".into(),
+        port,
+        security: portal::mailer::SmtpSecurity::None,
+        username: None,
+        password: None,
+        from: "Printyx <no-reply@printyx.test>".into(),
+        timeout_seconds: 10,
+    }
+}
+
+/// Waits (up to 20 s, without blocking the test's runtime, where the server runs) until `n`
+/// messages to `to` have arrived; returns them, oldest first.
+pub async fn mail_to(smtp: &e2e::smtp::SmtpServer, to: &str, n: usize) -> Vec<e2e::smtp::Received> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let got: Vec<_> = smtp
+            .messages()
+            .into_iter()
+            .filter(|m| m.to.eq_ignore_ascii_case(to))
+            .collect();
+        if got.len() >= n {
+            return got;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} message(s) to {to} expected, {} arrived; the SMTP server said:\n{}",
+            got.len(),
+            smtp.proc.lines.try_iter().collect::<Vec<_>>().join("\n")
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// A fixed secret key for tests that keep secrets (32 bytes of 7, base64).
+pub const TEST_SECRET_KEY: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {

@@ -312,7 +312,10 @@ backends!(
 #[test]
 fn storage_sql_always_names_the_tenant() {
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let schema = include_str!("../../../migrations/sqlite/0001_schema.sql");
+    let schema = concat!(
+        include_str!("../../../migrations/sqlite/0001_schema.sql"),
+        include_str!("../../../migrations/sqlite/0002_sign_in.sql"),
+    );
     let tables: Vec<&str> = schema
         .lines()
         .filter_map(|l| l.strip_prefix("CREATE TABLE "))
@@ -357,6 +360,24 @@ fn storage_sql_always_names_the_tenant() {
                         "{}: statement #{} touches a tenant table without tenant_id:\n{sql}",
                         path.display(),
                         i + 1
+                    );
+                }
+            }
+            // statements written as string constants elsewhere (a list run in a loop)
+            for literal in text.split('"').skip(1).step_by(2) {
+                let starts_sql = ["SELECT ", "DELETE FROM ", "UPDATE ", "INSERT INTO "]
+                    .iter()
+                    .any(|kw| literal.starts_with(kw));
+                let touches = tables.iter().any(|t| {
+                    [" FROM ", " JOIN ", "UPDATE ", "INTO "]
+                        .iter()
+                        .any(|kw| literal.contains(&format!("{kw}{t} ")))
+                });
+                if starts_sql && touches {
+                    assert!(
+                        literal.contains("tenant_id"),
+                        "{}: a statement touches a tenant table without tenant_id:\n{literal}",
+                        path.display()
                     );
                 }
             }

@@ -16,6 +16,8 @@ INSERT INTO sessions (tenant_id, id, user_id, token_hash, csrf_secret, created_a
 INSERT INTO password_reset_tokens (tenant_id, id, user_id, token_hash, created_at, expires_at) VALUES ({T}, {ID}, {ID}, 'reset-{T}', 0, 1);
 INSERT INTO invitations (tenant_id, id, email, account_id, role_id, invited_by, token_hash, created_at, expires_at) VALUES ({T}, {ID}, 'new{T}@example.com', {ID}, {ID}, {ID}, 'invite-{T}', 0, 1);
 INSERT INTO totp_secrets (tenant_id, user_id, key_id, nonce, ciphertext, created_at) VALUES ({T}, {ID}, 'k1', {BLOB}, {BLOB}, 0);
+INSERT INTO auth_throttle (tenant_id, bucket, window_start, attempts) VALUES ({T}, 'sign-in:address:192.0.2.{T}', 0, 1);
+INSERT INTO trusted_devices (tenant_id, id, user_id, token_hash, created_at, last_used_at) VALUES ({T}, {ID}, {ID}, 'device-{T}', 0, 0);
 INSERT INTO api_tokens (tenant_id, id, name, token_hash, permissions, created_by, created_at) VALUES ({T}, {ID}, 'erp', 'api-{T}', 'invoices.read', {ID}, 0);
 INSERT INTO contracts (tenant_id, id, account_id, number, kind, billing_cycle, starts_on, created_at) VALUES ({T}, {ID}, {ID}, 'C{T}', 'per_device', 'monthly', '2026-01-01', 0);
 INSERT INTO device_models (tenant_id, id, make, model) VALUES ({T}, {ID}, 'Ricoh', 'MP C3004');

@@ -1,0 +1,310 @@
+//! What every server-rendered page shares: the frame around it (the dealer's name, the
+//! signed-in user's menu and sign-out), rendering with the right status, redirects after a
+//! post, the error page, and the pre-sign-in CSRF cookie. Templates live in
+//! `portal/templates/` and are compiled into the binary (askama; every value is HTML-escaped).
+
+use crate::auth::session::ActiveSession;
+use crate::auth::{Permission, Principal};
+use crate::http::{AppState, cookies};
+use askama::Template;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use std::collections::BTreeMap;
+
+/// One link of the signed-in menu.
+#[derive(Debug, Clone)]
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+}
+
+/// The signed-in user, as the frame shows them.
+#[derive(Debug, Clone)]
+pub struct Me {
+    pub name: String,
+    pub csrf: String,
+    pub nav: Vec<NavItem>,
+}
+
+/// The frame of a page.
+#[derive(Debug, Clone)]
+pub struct Chrome {
+    pub dealer: String,
+    pub me: Option<Me>,
+    /// A one-line confirmation shown at the top ("Your password was changed.").
+    pub notice: Option<String>,
+}
+
+/// The menu a principal sees: only what they may open.
+fn nav_for(p: &Principal) -> Vec<NavItem> {
+    let mut nav = vec![NavItem {
+        href: "/",
+        label: "Home",
+    }];
+    let links = [
+        (Permission::UsersRead, "/admin/users", "Users"),
+        (Permission::RolesManage, "/admin/roles", "Roles"),
+        (Permission::SettingsManage, "/admin/security", "Security"),
+        (Permission::AuditRead, "/audit", "Activity"),
+    ];
+    for (perm, href, label) in links {
+        if p.permissions.contains(&perm) {
+            nav.push(NavItem { href, label });
+        }
+    }
+    nav.push(NavItem {
+        href: "/profile",
+        label: "Profile",
+    });
+    nav
+}
+
+impl Chrome {
+    /// The frame for a signed-in session.
+    pub async fn signed_in(state: &AppState, s: &ActiveSession) -> Chrome {
+        let dealer = state
+            .db
+            .tenant(s.principal.tenant)
+            .read(async |tx| tx.tenant().await)
+            .await
+            .map(|t| t.name)
+            .unwrap_or_else(|_| "Printyx".into());
+        Chrome {
+            dealer,
+            me: Some(Me {
+                name: s.display_name.clone(),
+                csrf: s.csrf.clone(),
+                nav: if s.stage == crate::auth::SessionStage::Complete {
+                    nav_for(&s.principal)
+                } else {
+                    Vec::new()
+                },
+            }),
+            notice: None,
+        }
+    }
+
+    /// The frame of a page shown before sign-in.
+    pub fn public(dealer: Option<String>) -> Chrome {
+        Chrome {
+            dealer: dealer.unwrap_or_else(|| "Printyx".into()),
+            me: None,
+            notice: None,
+        }
+    }
+
+    pub fn with_notice(mut self, notice: Option<String>) -> Chrome {
+        self.notice = notice;
+        self
+    }
+}
+
+/// Messages next to the fields they are about.
+#[derive(Debug, Clone, Default)]
+pub struct FieldErrors(BTreeMap<String, String>);
+
+impl FieldErrors {
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0
+            .entry(field.to_owned())
+            .or_insert_with(|| message.into());
+    }
+
+    /// The message for `field`, empty when there is none.
+    pub fn get(&self, field: &str) -> &str {
+        self.0.get(field).map_or("", String::as_str)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Renders a page with a status.
+pub fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "page did not render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be shown",
+            )
+                .into_response()
+        }
+    }
+}
+
+pub fn ok(page: &impl Template) -> Response {
+    render(StatusCode::OK, page)
+}
+
+/// The confirmations a page can show after a redirect, by code: the query names the code, never
+/// the text (a link cannot make the portal say something of the sender's choosing).
+const NOTICES: &[(&str, &str)] = &[
+    ("profile-saved", "Your profile was saved."),
+    (
+        "password-changed",
+        "Your password was changed; your other sessions were ended.",
+    ),
+    ("sessions-ended", "Every other session was ended."),
+    ("two-factor-on", "Two-factor sign-in is on."),
+    ("two-factor-off", "Two-factor sign-in is off."),
+    ("token-revoked", "The token was revoked."),
+    (
+        "reset-sent",
+        "If an account uses that address, an e-mail with a link is on its way. The link works for 30 minutes.",
+    ),
+    (
+        "password-reset",
+        "Your password was changed. Sign in with it.",
+    ),
+    ("signed-out", "You are signed out."),
+    ("invited", "The invitation was sent."),
+    ("user-saved", "The user was updated."),
+    ("user-erased", "The user's personal data was erased."),
+    ("role-saved", "The role was saved."),
+    ("role-deleted", "The role was deleted."),
+    ("security-saved", "The security settings were saved."),
+];
+
+/// After a successful post: to the next page (303, so a reload does not post again), with the
+/// confirmation `notice` (a code of [`NOTICES`]) shown there.
+pub fn see_other(to: &str, notice: Option<&'static str>) -> Response {
+    let target = match notice {
+        Some(code) => format!(
+            "{to}{}notice={code}",
+            if to.contains('?') { '&' } else { '?' }
+        ),
+        None => to.to_owned(),
+    };
+    Redirect::to(&target).into_response()
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    chrome: Chrome,
+    title: &'a str,
+    message: &'a str,
+}
+
+/// A page that says what went wrong, with the status it deserves.
+pub fn error_page(status: StatusCode, message: &str) -> Response {
+    let title = status.canonical_reason().unwrap_or("Error");
+    render(
+        status,
+        &ErrorPage {
+            chrome: Chrome::public(None),
+            title,
+            message,
+        },
+    )
+}
+
+/// The token for forms shown before sign-in (double submit: the same value in a cookie and
+/// the form). Returns it and, when the browser had none, the cookie to set.
+pub fn pre_csrf(headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+    match cookies::get(headers, cookies::PRE_CSRF) {
+        Some(v) if v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            (v.to_owned(), None)
+        }
+        _ => {
+            let token = hex::encode(rand::random::<[u8; 32]>());
+            let cookie = cookies::set(cookies::PRE_CSRF, &token, None);
+            (token, Some(cookie))
+        }
+    }
+}
+
+/// A page response with an optional cookie to set.
+pub fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response {
+    if let Some(c) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, c);
+    }
+    response
+}
+
+/// Percent-encodes a query value.
+pub fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Where to go after signing in: a path on this site, never elsewhere (`//evil`, `/\evil`
+/// and absolute URLs are open redirects).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(char::is_control)
+                && n.len() <= 500 =>
+        {
+            n.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+/// A time as people read it (UTC until per-user time zones are shown).
+pub fn when(epoch_ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(epoch_ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
+/// The confirmation named by a redirect's query (`?notice=code`); unknown codes show nothing.
+pub fn notice_of(query: &BTreeMap<String, String>) -> Option<String> {
+    let code = query.get("notice")?;
+    NOTICES
+        .iter()
+        .find(|(c, _)| c == code)
+        .map(|(_, text)| (*text).to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        assert_eq!(safe_next(Some("/audit?x=1")), "/audit?x=1");
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "evil",
+            "/a\r\nb",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn pre_sign_in_tokens_are_made_once_and_then_reused() {
+        let (token, cookie) = pre_csrf(&HeaderMap::new());
+        assert_eq!(token.len(), 64);
+        let cookie = cookie.unwrap();
+        let mut h = HeaderMap::new();
+        let pair = cookie
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        h.insert(header::COOKIE, HeaderValue::from_str(&pair).unwrap());
+        let (again, none) = pre_csrf(&h);
+        assert_eq!(again, token);
+        assert!(none.is_none());
+    }
+}
