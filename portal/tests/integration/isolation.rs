@@ -12,12 +12,12 @@ use sqlx::{Any, AnyConnection, AssertSqlSafe, Connection, Executor, Row};
 const A: i64 = 1001;
 const B: i64 = 1002;
 
-fn id_of(tenant: i64) -> i64 {
+pub(crate) fn id_of(tenant: i64) -> i64 {
     tenant * 1000 + 1
 }
 
 /// Loads seed.sql for `tenant` as the owner (past row-level security).
-async fn seed(c: &mut AnyConnection, backend: Backend, tenant: i64) {
+pub(crate) async fn seed(c: &mut AnyConnection, backend: Backend, tenant: i64) {
     let blob = match backend {
         Backend::Sqlite => "X'00'",
         Backend::Postgres => "'\\x00'::bytea",

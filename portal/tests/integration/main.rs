@@ -17,6 +17,7 @@ mod mqtt;
 mod people;
 mod photo_flow;
 mod review_api;
+mod routes;
 mod schema;
 mod schema_equivalence;
 mod sign_in;
