@@ -66,6 +66,25 @@ enum Command {
     /// Meter ingestion tools.
     #[command(subcommand)]
     Ingest(IngestCommand),
+    /// Secrets the server keeps sealed (AES-256-GCM under secret_key) in its database.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretsCommand {
+    /// Store a tenant's secret (e.g. an IMAP password for `password_secret`), read from the
+    /// first line of standard input.
+    Set {
+        #[arg(long)]
+        tenant: String,
+        /// e.g. imap.acme-meters
+        #[arg(long)]
+        name: String,
+    },
+    /// Seal every stored secret (and two-factor seed) again under `secret_key`. Rotating:
+    /// set the new key, move the old one to `previous_secret_keys`, run this, drop the old key.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -375,6 +394,67 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Ingest(IngestCommand::Extract { files, json }) => extract_files(&files, json),
+        Command::Secrets(command) => {
+            let keys = portal::secrets::Keyring::new(
+                config.secret_key.as_deref(),
+                &config.previous_secret_keys,
+            )?;
+            match command {
+                SecretsCommand::Set { tenant, name } => {
+                    let slug = TenantSlug::parse(&tenant)?;
+                    let name = portal::secrets::parse_secret_name(&name)?;
+                    let value = read_password_line()?;
+                    open_tenant(&config, clock, &slug)
+                        .await?
+                        .run(async |tx| {
+                            tx.put_secret(&keys, &name, value.as_bytes()).await?;
+                            tx.audit(
+                                &portal::audit::Actor::system(),
+                                "secret.stored",
+                                ("secret", Some(name.clone())),
+                                None,
+                                serde_json::json!({ "via": "command line" }),
+                            )
+                            .await
+                        })
+                        .await?;
+                    println!("stored secret {name} for tenant {}", slug.as_str());
+                }
+                SecretsCommand::Rotate => {
+                    if !keys.can_seal() {
+                        bail!("set secret_key (the new key) before rotating");
+                    }
+                    let db = portal::server::open_database(&config, clock).await?;
+                    let mut total = 0;
+                    for t in db.list_tenants().await? {
+                        let done = db
+                            .tenant(t.id)
+                            .run(async |tx| {
+                                let n = tx.rotate_secrets(&keys).await?;
+                                if n > 0 {
+                                    tx.audit(
+                                        &portal::audit::Actor::system(),
+                                        "secret.rotated",
+                                        ("secret", None),
+                                        None,
+                                        serde_json::json!({ "resealed": n }),
+                                    )
+                                    .await?;
+                                }
+                                Ok(n)
+                            })
+                            .await
+                            .with_context(|| format!("tenant {}", t.slug.as_str()))?;
+                        total += done;
+                    }
+                    println!(
+                        "{total} secrets sealed again under key {}",
+                        keys.current_key_id().unwrap_or_default()
+                    );
+                }
+            }
+            Ok(())
+        }
         Command::Audit(AuditCommand::Verify) => {
             let db = portal::server::open_database(&config, clock).await?;
             let (mut entries, mut broken) = (0, Vec::new());
@@ -531,26 +611,29 @@ async fn serve(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
             }
         });
     }
-    let intake = Arc::new(portal::mail::Intake::from_config(&config));
-    for source in config.imap.clone() {
-        let (db, intake, mut stopped) = (db.clone(), intake.clone(), stopped.clone());
+    let state = portal::http::AppState::new(db.clone(), Arc::new(config))?;
+    for source in state.config.imap.clone() {
+        let (db, intake, keys, mut stopped) = (
+            db.clone(),
+            state.intake.clone(),
+            state.keys.clone(),
+            stopped.clone(),
+        );
         tokio::spawn(async move {
             let until = async move {
                 let _ = stopped.wait_for(|s| *s).await;
             };
-            if let Err(e) = portal::mail::watch(db, source, intake, until).await {
+            if let Err(e) = portal::mail::watch(db, source, intake, keys, until).await {
                 tracing::error!(error = %e, "IMAP source stopped");
             }
         });
     }
-    let silence = Duration::from_secs(config.silence_window_hours * 3600);
+    let silence = Duration::from_secs(state.config.silence_window_hours * 3600);
     tokio::spawn(portal::silence::run(
         db.clone(),
         silence,
         Duration::from_secs(15 * 60),
     ));
-    let mut state = portal::http::AppState::new(db.clone(), Arc::new(config))?;
-    state.intake = intake;
     let mail = {
         let (db, smtp, wake, mut stopped) = (
             db.clone(),

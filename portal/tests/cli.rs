@@ -482,3 +482,98 @@ fn postgres_migrate_as_owner_then_serve_as_the_app_role() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `printyx secrets set` seals a value under `secret_key`; `printyx secrets rotate` seals every
+/// stored secret again under a new key, after which the old key is no longer needed.
+#[test]
+fn secrets_are_stored_sealed_and_rotated_to_a_new_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let key1 = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="; // 32 × 0x01
+    let key2 = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI="; // 32 × 0x02
+    let run = |args: &[&str], env: &[(&str, &str)], stdin: &str| -> Output {
+        let mut cmd = printyx(dir.path());
+        cmd.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let ok = |out: Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    ok(run(
+        &["tenant", "create", "--slug", "acme", "--name", "ACME"],
+        &[],
+        "",
+    ));
+
+    // without a key nothing secret can be stored
+    let err = one_line_error(&run(
+        &["secrets", "set", "--tenant", "acme", "--name", "imap.main"],
+        &[],
+        "hunter2 hunter2\n",
+    ));
+    assert!(err.contains("secret_key"), "{err}");
+    let err = one_line_error(&run(
+        &["secrets", "set", "--tenant", "acme", "--name", "imap.main"],
+        &[("PRINTYX_SECRET_KEY", "too short")],
+        "x\n",
+    ));
+    assert!(err.contains("32 random bytes"), "{err}");
+
+    let out = ok(run(
+        &["secrets", "set", "--tenant", "acme", "--name", "imap.main"],
+        &[("PRINTYX_SECRET_KEY", key1)],
+        "hunter2 hunter2\n",
+    ));
+    assert!(out.contains("stored secret imap.main"), "{out}");
+    let db = std::fs::read(dir.path().join("printyx.db")).unwrap();
+    assert!(
+        !db.windows(15).any(|w| w == b"hunter2 hunter2"),
+        "the value is not in the database file in clear"
+    );
+
+    // rotate: new key current, old key previous
+    let rotate_env = [
+        ("PRINTYX_SECRET_KEY", key2),
+        (
+            "PRINTYX_PREVIOUS_SECRET_KEYS",
+            &format!("[\"{key1}\"]") as &str,
+        ),
+    ];
+    let out = ok(run(&["secrets", "rotate"], &rotate_env, ""));
+    assert!(out.starts_with("1 secrets sealed again"), "{out}");
+    let out = ok(run(&["secrets", "rotate"], &rotate_env, ""));
+    assert!(
+        out.starts_with("0 secrets"),
+        "already under the new key: {out}"
+    );
+    // with only the old key the secret no longer opens; with the new key alone it does
+    let err = one_line_error(&run(
+        &["secrets", "rotate"],
+        &[("PRINTYX_SECRET_KEY", key1)],
+        "",
+    ));
+    assert!(err.contains("not configured"), "{err}");
+    ok(run(
+        &["secrets", "rotate"],
+        &[("PRINTYX_SECRET_KEY", key2)],
+        "",
+    ));
+    assert!(ok(run(&["audit", "verify"], &[], "")).contains("audit trail intact"));
+}

@@ -55,9 +55,13 @@ impl Received {
 
 /// aiosmtpd on a free port of 127.0.0.1 (no TLS, no authentication).
 pub fn smtp_server() -> SmtpServer {
+    smtp_server_on(free_tcp_port())
+}
+
+/// aiosmtpd on a given port (a relay that comes back where it was).
+pub fn smtp_server_on(port: u16) -> SmtpServer {
     let dir = tempfile::tempdir().unwrap();
     let maildir = dir.path().join("Maildir");
-    let port = free_tcp_port();
     let mut cmd = Command::new(python());
     cmd.args(["-m", "aiosmtpd", "-n", "-l"])
         .arg(format!("127.0.0.1:{port}"))

@@ -31,7 +31,13 @@ pub struct ImapSourceConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
     pub username: String,
+    /// The password, when it is kept in the configuration.
+    #[serde(default)]
     pub password: String,
+    /// Instead of `password`: the name of a secret the server keeps sealed in its database
+    /// (`printyx secrets set`); the server puts it in `password` before connecting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_secret: Option<String>,
     #[serde(default = "default_mailbox")]
     pub mailbox: String,
     /// Seconds between looks when the server has no IDLE (and the longest IDLE wait).

@@ -433,8 +433,9 @@ async fn take_readings(
 /// filed in the folder it earned. A message that cannot be stored now stays for later.
 pub async fn watch(
     db: Db,
-    source: ImapSourceConfig,
+    mut source: ImapSourceConfig,
     intake: Arc<Intake>,
+    keys: Arc<crate::secrets::Keyring>,
     until: impl Future<Output = ()>,
 ) -> Result<(), DbError> {
     let slug = TenantSlug::parse(&source.tenant).map_err(|_| {
@@ -444,6 +445,24 @@ pub async fn watch(
         ))
     })?;
     let tenant = db.tenant(db.tenant_by_slug(&slug).await?.id);
+    if let Some(name) = source.password_secret.clone() {
+        let sealed = tenant
+            .read(async |tx| tx.secret(&keys, &name).await)
+            .await
+            .map_err(|e| match e {
+                DbError::NotFound => DbError::Refused(format!(
+                    "IMAP source {}: tenant '{}' has no secret '{name}' (printyx secrets set)",
+                    source.name, source.tenant
+                )),
+                other => other,
+            })?;
+        source.password = String::from_utf8(sealed).map_err(|_| {
+            DbError::Refused(format!(
+                "IMAP source {}: the secret '{name}' is not text",
+                source.name
+            ))
+        })?;
+    }
     let mut intake = (*intake).clone();
     intake.limits.max_bytes = source.max_message_bytes as usize;
     let intake = Arc::new(intake);

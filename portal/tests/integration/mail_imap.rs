@@ -25,6 +25,7 @@ fn mailbox(port: u16) -> ImapSourceConfig {
         ca_file: None,
         username: "meters".into(),
         password: "secret".into(),
+        password_secret: None,
         mailbox: "INBOX".into(),
         poll_seconds: 120,
         idle: true,
@@ -41,11 +42,20 @@ struct Watching {
 
 impl Watching {
     fn start(t: &TestDb, source: ImapSourceConfig) -> Self {
+        Self::start_with_keys(t, source, portal::secrets::Keyring::empty())
+    }
+
+    fn start_with_keys(
+        t: &TestDb,
+        source: ImapSourceConfig,
+        keys: portal::secrets::Keyring,
+    ) -> Self {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(portal::mail::watch(
             t.db.clone(),
             source,
             Arc::new(Default::default()),
+            Arc::new(keys),
             async move {
                 let _ = stopped.await;
             },
@@ -318,3 +328,54 @@ backends!(
     a_mailbox_is_read_into_the_database_and_every_message_filed,
     over_tls_with_a_private_ca,
 );
+
+/// The mailbox password kept sealed in the database (`password_secret`), not in the config.
+async fn the_password_can_be_a_sealed_secret(t: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_dovecot, port) = e2e::peers::dovecot(dir.path());
+    crate::mail_ingest::dealer(&t, &["W2K4Y01337"], &[] as &[&str]).await;
+    let keys = portal::secrets::Keyring::new(Some(crate::harness::TEST_SECRET_KEY), &[]).unwrap();
+    let tenant =
+        t.db.tenant_by_slug(&portal::tenants::TenantSlug::parse("acme").unwrap())
+            .await
+            .unwrap();
+    t.db.tenant(tenant.id)
+        .run(async |tx| tx.put_secret(&keys, "imap.meters", b"secret").await)
+        .await
+        .unwrap();
+    let mut imap = login(port).await;
+    imap.append("INBOX", None, None, fixture("junk_newsletter.eml"))
+        .await
+        .unwrap();
+    let source = ImapSourceConfig {
+        password: String::new(),
+        password_secret: Some("imap.meters".into()),
+        ..mailbox(port)
+    };
+    let watching = Watching::start_with_keys(&t, source, keys);
+    until_filed(&mut imap, [0, 0, 0, 1]).await;
+    watching.stop().await;
+
+    // a secret that is not there stops the source with a clear reason
+    let source = ImapSourceConfig {
+        password: String::new(),
+        password_secret: Some("imap.missing".into()),
+        ..mailbox(port)
+    };
+    let keys = portal::secrets::Keyring::new(Some(crate::harness::TEST_SECRET_KEY), &[]).unwrap();
+    let err = portal::mail::watch(
+        t.db.clone(),
+        source,
+        Arc::new(Default::default()),
+        Arc::new(keys),
+        std::future::ready(()),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("no secret 'imap.missing'"),
+        "{err}"
+    );
+}
+
+backends!(the_password_can_be_a_sealed_secret);

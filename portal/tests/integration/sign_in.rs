@@ -688,7 +688,31 @@ async fn after_sign_in_the_browser_goes_back_but_never_elsewhere(t: TestDb) {
     }
 }
 
+async fn old_sessions_and_attempt_counts_are_swept(t: TestDb) {
+    let d = dealer(t, |_| {}).await;
+    person(&d.db, UserKind::Staff, "ada@dealer.test", "admin").await;
+    let mut b = Browser::new(&d.app.base);
+    b.sign_in("acme", "ada@dealer.test", "a wrong one!").await;
+    b.sign_in("acme", "ada@dealer.test", PASSWORD).await;
+    let (sessions, buckets) = (
+        "SELECT COUNT(*) FROM sessions",
+        "SELECT COUNT(*) FROM auth_throttle",
+    );
+    assert_eq!(count(&d.app.t, sessions).await, 1);
+    assert!(count(&d.app.t, buckets).await >= 1);
+    // a day on: the session is over (12 h), but kept a week for the user's session list
+    d.app.t.clock.advance_ms(26 * 3_600_000);
+    portal::maintenance::sweep(&d.app.t.db).await.unwrap();
+    assert_eq!(count(&d.app.t, sessions).await, 1);
+    assert_eq!(count(&d.app.t, buckets).await, 0, "windows over a day old");
+    d.app.t.clock.advance_ms(7 * 86_400_000);
+    portal::maintenance::sweep(&d.app.t.db).await.unwrap();
+    assert_eq!(count(&d.app.t, sessions).await, 0);
+    assert_eq!(b.get("/").await.status, 303);
+}
+
 backends!(
+    old_sessions_and_attempt_counts_are_swept,
     a_customer_signs_in_and_out,
     a_session_ends_when_idle_and_at_its_absolute_limit,
     signing_in_always_makes_a_new_session,
