@@ -372,7 +372,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = open_tenant(&config, clock, &slug).await?;
             match command {
                 AgentCommand::Create { name, .. } => {
-                    let created = db.run(async |tx| tx.create_agent(&name).await).await?;
+                    let created = db
+                        .run(async |tx| {
+                            let created = tx.create_agent(&name).await?;
+                            tx.audit(
+                                &portal::audit::Actor::command_line(),
+                                "agent.created",
+                                ("agent", Some(created.agent.id.to_string())),
+                                None,
+                                serde_json::json!({ "name": created.agent.name }),
+                            )
+                            .await?;
+                            Ok(created)
+                        })
+                        .await?;
                     println!(
                         "created agent {} (id {})",
                         created.agent.name, created.agent.id
@@ -380,14 +393,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("enrollment code: {}", created.enrollment_code);
                 }
                 AgentCommand::Revoke { id, .. } => {
-                    db.run(async |tx| tx.revoke_agent(portal::ids::AgentId(id)).await)
+                    db.run(async |tx| {
+                        tx.revoke_agent(portal::ids::AgentId(id)).await?;
+                        tx.audit(
+                            &portal::audit::Actor::command_line(),
+                            "agent.revoked",
+                            ("agent", Some(id.to_string())),
+                            None,
+                            serde_json::json!({}),
+                        )
                         .await
-                        .map_err(|e| match e {
-                            portal::db::DbError::NotFound => {
-                                anyhow::anyhow!("no active agent {id}")
-                            }
-                            other => other.into(),
-                        })?;
+                        .map(|_| ())
+                    })
+                    .await
+                    .map_err(|e| match e {
+                        portal::db::DbError::NotFound => {
+                            anyhow::anyhow!("no active agent {id}")
+                        }
+                        other => other.into(),
+                    })?;
                     println!("revoked agent {id}");
                 }
             }
@@ -505,7 +529,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await?
                 .run(async |tx| {
                     let user = tx.user_by_email(&email).await?;
-                    tx.create_api_token(user.id, &name, &wanted).await
+                    let token = tx.create_api_token(user.id, &name, &wanted).await?;
+                    tx.audit(
+                        &portal::audit::Actor::command_line(),
+                        "api_token.created",
+                        ("user", Some(user.id.to_string())),
+                        None,
+                        serde_json::json!({ "name": name,
+                            "permissions": wanted.iter().map(|p| p.as_str()).collect::<Vec<_>>() }),
+                    )
+                    .await?;
+                    Ok(token)
                 })
                 .await
                 .map_err(|e| match e {
@@ -542,7 +576,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         tx.account(account).await?;
                     }
                     let role = tx.role_by_name(&role).await?;
-                    tx.create_user(&new_user, &[role.id]).await
+                    let user = tx.create_user(&new_user, &[role.id]).await?;
+                    tx.audit(
+                        &portal::audit::Actor::command_line(),
+                        "user.created",
+                        ("user", Some(user.id.to_string())),
+                        match kind {
+                            UserKind::Customer(a) => Some(a),
+                            UserKind::Staff => None,
+                        },
+                        serde_json::json!({ "email": user.email.as_str(), "role": role.name }),
+                    )
+                    .await?;
+                    Ok(user)
                 })
                 .await
                 .map_err(|e| match e {

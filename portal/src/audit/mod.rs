@@ -91,6 +91,14 @@ impl Actor {
         }
     }
 
+    /// An operator at the server's command line (`printyx user create`, …).
+    pub fn command_line() -> Self {
+        Actor {
+            via: Some("command line".into()),
+            ..Actor::system()
+        }
+    }
+
     /// Someone not signed in (a sign-in attempt, a reset request), known by where they are.
     pub fn anonymous(client: &Client) -> Self {
         Actor {

@@ -2,9 +2,9 @@
 //! the second factor, password reset requests, agent enrolment.
 //!
 //! A bucket (an address, an account, a trusted browser…) allows `max` attempts per fixed window.
-//! An attempt is counted *before* its secret is checked, in its own committed transaction, so
-//! concurrent guesses cannot slip past the count; a success may clear its bucket. Buckets live in
-//! the database, so every server process shares them.
+//! An attempt is counted *before* its secret is checked, in its own committed transaction, by one
+//! statement that locks the bucket, so concurrent guesses cannot slip past the count; a success
+//! may clear its bucket. Buckets live in the database, so every server process shares them.
 //!
 //! What keeps an attacker from locking a real user out is which buckets an attempt is charged
 //! to, decided by the sign-in rules (`signin.rs`): a browser the user signed in from before
@@ -81,40 +81,32 @@ pub fn bucket(kind: &str, who: &str) -> String {
 }
 
 impl TenantTx {
-    /// Counts one attempt against `bucket`, or refuses it when the window is full (the
-    /// refused attempt is not counted, so waiting always helps).
+    /// Counts one attempt against `bucket` and refuses it when the window already holds
+    /// `limit.max`. One statement, which locks the bucket's row: concurrent attempts are
+    /// counted one after the other on both databases. A refused attempt is counted too, but
+    /// does not move the window, so waiting always helps.
     pub async fn throttle(&mut self, bucket: &str, limit: Limit) -> Result<(), ThrottleError> {
         let (t, now) = (self.t(), self.now_ms());
-        let row: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT window_start, attempts FROM auth_throttle WHERE tenant_id = $1 AND bucket = $2",
-        )
-        .bind(t)
-        .bind(bucket)
-        .fetch_optional(self.conn())
-        .await?;
-        let fresh = match row {
-            Some((start, attempts)) if now < start + limit.window_ms => {
-                if attempts >= limit.max {
-                    return Err(ThrottleError::Throttled(Throttled {
-                        retry_after_s: (start + limit.window_ms - now + 999) / 1000,
-                    }));
-                }
-                false
-            }
-            _ => true,
-        };
-        sqlx::query(
+        let (start, attempts): (i64, i64) = sqlx::query_as(
             "INSERT INTO auth_throttle (tenant_id, bucket, window_start, attempts) VALUES ($1, $2, $3, 1) \
              ON CONFLICT (tenant_id, bucket) DO UPDATE SET \
-               window_start = CASE WHEN $4 = 1 THEN excluded.window_start ELSE auth_throttle.window_start END, \
-               attempts = CASE WHEN $4 = 1 THEN 1 ELSE auth_throttle.attempts + 1 END",
+               window_start = CASE WHEN auth_throttle.window_start + $4 <= $3 THEN $3 \
+                                   ELSE auth_throttle.window_start END, \
+               attempts = CASE WHEN auth_throttle.window_start + $4 <= $3 THEN 1 \
+                               ELSE auth_throttle.attempts + 1 END \
+             RETURNING window_start, attempts",
         )
         .bind(t)
         .bind(bucket)
         .bind(now)
-        .bind(i64::from(fresh))
-        .execute(self.conn())
+        .bind(limit.window_ms)
+        .fetch_one(self.conn())
         .await?;
+        if attempts > limit.max {
+            return Err(ThrottleError::Throttled(Throttled {
+                retry_after_s: (start + limit.window_ms - now + 999) / 1000,
+            }));
+        }
         Ok(())
     }
 

@@ -4,7 +4,6 @@
 //! and what the person confirmed is kept with the image as a labelled example.
 
 use super::PhotoReaders;
-use crate::audit::AuditEntry;
 use crate::auth::{Permission, Principal};
 use crate::db::{DbError, TenantDb, TenantTx};
 use crate::equipment::Equipment;
@@ -150,17 +149,13 @@ pub async fn upload(
             };
             tx.record_photo_read(file.id, device.id.0, &summary, &read_json)
                 .await?;
-            tx.append_audit(&AuditEntry {
-                actor_kind: "user".into(),
-                actor_id: Some(principal.user.0),
-                account_id: Some(device.account_id.0),
-                action: "photo.upload".into(),
-                entity_type: "equipment".into(),
-                entity_id: Some(device.id.0.to_string()),
-                summary: serde_json::json!({ "file": file.id, "accept": read.accept }),
-                ip: None,
-                user_agent: None,
-            })
+            tx.audit(
+                &principal.actor(),
+                "photo.upload",
+                ("equipment", Some(device.id.0.to_string())),
+                Some(device.account_id),
+                serde_json::json!({ "file": file.id, "accept": read.accept }),
+            )
             .await?;
             Ok::<_, DbError>(file)
         })
@@ -301,22 +296,18 @@ pub async fn confirm(
         )
         .await?;
     }
-    tx.append_audit(&AuditEntry {
-        actor_kind: "user".into(),
-        actor_id: Some(principal.user.0),
-        account_id: Some(device.account_id.0),
-        action: "photo.confirm".into(),
-        entity_type: "equipment".into(),
-        entity_id: Some(device.id.0.to_string()),
-        summary: serde_json::json!({
+    tx.audit(
+        &principal.actor(),
+        "photo.confirm",
+        ("equipment", Some(device.id.0.to_string())),
+        Some(device.account_id),
+        serde_json::json!({
             "file": photo,
             "before": read,
             "after": confirmation.counters,
             "corrected": corrected,
         }),
-        ip: None,
-        user_agent: None,
-    })
+    )
     .await?;
     tx.commit().await?;
     let result = results

@@ -56,7 +56,7 @@ pub async fn decide(
         .db
         .tenant(principal.tenant)
         .run(async |tx| {
-            tx.decide_review(ReviewItemId(id), &decision, principal.user)
+            tx.decide_review(ReviewItemId(id), &decision, &principal.actor())
                 .await
         })
         .await?;

@@ -1,5 +1,4 @@
 use super::{Decision, ReviewItem, ReviewItemId};
-use crate::audit::AuditEntry;
 use crate::db::{DbError, TenantTx, page_limit};
 use crate::ids::{EquipmentId, ReadingId, UserId};
 use ingest::domain::{MeterKind, MeterValue, Outcome, ReadingStatus, Reason};
@@ -88,7 +87,7 @@ impl TenantTx {
         &mut self,
         id: ReviewItemId,
         decision: &Decision,
-        by: UserId,
+        by: &crate::audit::Actor,
     ) -> Result<ReviewItem, DbError> {
         let before = self.review_item(id).await?;
         if before.status != "open" {
@@ -104,7 +103,11 @@ impl TenantTx {
                 .bind(before.reading_id.0)
                 .fetch_one(self.conn())
                 .await?;
-        let who = self.user(by).await?.email;
+        let by_user = UserId(
+            by.id
+                .ok_or(DbError::Refused("a review decision needs a person".into()))?,
+        );
+        let who = self.user(by_user).await?.email;
         let note = decision.note().map(str::trim).filter(|n| !n.is_empty());
         if note.is_some_and(|n| n.chars().count() > 2000) {
             return Err(DbError::Refused(
@@ -167,7 +170,7 @@ impl TenantTx {
                 .bind(before.meter_kind.as_str())
                 .bind(next)
                 .bind(before.reading_id.0)
-                .bind(by.0)
+                .bind(by_user.0)
                 .bind(now)
                 .bind(note)
                 .execute(self.conn())
@@ -214,28 +217,32 @@ impl TenantTx {
         .bind(id.0)
         .bind(decision.name())
         .bind(corrected)
-        .bind(by.0)
+        .bind(by_user.0)
         .bind(now)
         .bind(note)
         .execute(self.conn())
         .await?;
         let after = self.review_item(id).await?;
-        self.append_audit(&AuditEntry {
-            actor_kind: "user".into(),
-            actor_id: Some(by.0),
-            account_id: None,
-            action: format!("reading.review.{}", decision.name()),
-            entity_type: "reading".into(),
-            entity_id: Some(before.reading_id.to_string()),
-            summary: serde_json::json!({
+        let account: i64 = sqlx::query_scalar(
+            "SELECT e.account_id FROM readings r JOIN equipment e ON e.tenant_id = r.tenant_id \
+             AND e.id = r.equipment_id WHERE r.tenant_id = $1 AND r.id = $2",
+        )
+        .bind(t)
+        .bind(before.reading_id.0)
+        .fetch_one(self.conn())
+        .await?;
+        self.audit(
+            by,
+            &format!("reading.review.{}", decision.name()),
+            ("reading", Some(before.reading_id.to_string())),
+            Some(crate::ids::AccountId(account)),
+            serde_json::json!({
                 "review_item": id.0,
                 "before": { "status": before.reading_status.as_str(), "value": before.value },
                 "after": { "status": after.reading_status.as_str(), "value": after.value, "segment": segment },
                 "note": note,
             }),
-            ip: None,
-            user_agent: None,
-        })
+        )
         .await?;
         Ok(after)
     }

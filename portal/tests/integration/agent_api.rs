@@ -745,7 +745,43 @@ async fn an_agents_last_contact_is_kept_to_the_minute(t: TestDb) {
     assert_eq!(seen().await, T0 + 121_000);
 }
 
+/// Guessing enrolment codes is slowed per network address: after 10 tries in an hour even a
+/// good code waits; an hour later it works.
+async fn enrolment_attempts_are_limited_per_address(t: TestDb) {
+    let db = t.tenant("acme").await;
+    let good = db
+        .run(async |tx| tx.create_agent("Office").await)
+        .await
+        .unwrap()
+        .enrollment_code;
+    let app = spawn_app(t, |_| {}).await;
+    let enroll = |code: &str| json!({ "code": code, "hostname": "pc-1", "agent_version": "0.1.0" });
+    for i in 0..10 {
+        let (status, _) = post(
+            &app,
+            "/api/v1/agent/enroll",
+            None,
+            enroll(&format!("acme-GUESS{i:07}")),
+        )
+        .await;
+        assert_eq!(status, 401, "guess {i}");
+    }
+    let (status, body) = post(&app, "/api/v1/agent/enroll", None, enroll(&good)).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("too many attempts"),
+        "{body}"
+    );
+    app.t.clock.advance_ms(3_600_001);
+    let (status, body) = post(&app, "/api/v1/agent/enroll", None, enroll(&good)).await;
+    assert_eq!(status, 200, "{body}");
+}
+
 backends!(
+    enrolment_attempts_are_limited_per_address,
     an_agents_last_contact_is_kept_to_the_minute,
     a_device_twice_in_one_batch_is_judged_against_itself,
     a_devices_rated_speed_bounds_what_it_can_have_printed,

@@ -821,7 +821,60 @@ async fn profile_password_and_sessions(t: TestDb) {
     assert_eq!(s, 401, "a revoked token opens nothing");
 }
 
+/// Reset requests: per network address a limit that answers 429; per account at most three
+/// e-mails an hour, past which the answer stays the same and no more mail is sent. Links are
+/// built from the configured base URL, whatever Host the request named.
+async fn reset_requests_are_limited_and_links_use_the_configured_address(t: TestDb) {
+    let smtp = e2e::smtp::smtp_server();
+    let d = dealer(t, |c| {
+        c.smtp = Some(smtp_on(smtp.port));
+        c.base_url = "https://portal.acme.example".into();
+    })
+    .await;
+    person(&d.db, UserKind::Staff, "ada@dealer.test", "admin").await;
+    let client = reqwest::Client::new();
+    let ask = async |email: &str| {
+        client
+            .post(d.app.url("/api/v1/password-reset"))
+            .header("host", "evil.example")
+            .json(&json!({ "dealer": "acme", "email": email }))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    for _ in 0..4 {
+        assert_eq!(ask("ada@dealer.test").await, 202);
+    }
+    for _ in 0..6 {
+        assert_eq!(ask("nobody@dealer.test").await, 202);
+    }
+    assert_eq!(
+        ask("ada@dealer.test").await,
+        429,
+        "the address's eleventh request"
+    );
+    let mails = mail_to(&smtp, "ada@dealer.test", 3).await;
+    for m in &mails {
+        assert!(
+            m.link("https://portal.acme.example/password-reset/confirm?token=pxr_")
+                .is_some(),
+            "{}",
+            m.text
+        );
+        assert!(!m.text.contains("evil.example"));
+    }
+    let queued = "SELECT COUNT(*) FROM outbound_emails WHERE to_address = 'ada@dealer.test'";
+    assert_eq!(
+        count(&d.app.t, queued).await,
+        3,
+        "the fourth request sent nothing"
+    );
+}
+
 backends!(
+    reset_requests_are_limited_and_links_use_the_configured_address,
     a_forgotten_password_is_reset_by_email,
     an_invited_customer_accepts_and_is_signed_in,
     nobody_hands_out_more_than_they_hold,

@@ -711,7 +711,35 @@ async fn old_sessions_and_attempt_counts_are_swept(t: TestDb) {
     assert_eq!(b.get("/").await.status, 303);
 }
 
+/// Twenty guesses at once against a limit of six: exactly six get through, on both databases.
+async fn concurrent_attempts_are_counted_one_by_one(t: TestDb) {
+    use portal::auth::throttle::{Limit, ThrottleError};
+    let db = t.tenant("acme").await;
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let db = db.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tx = db.begin().await.unwrap();
+            let r = tx
+                .throttle("sign-in:account:ada@dealer.test", Limit::SIGN_IN_ACCOUNT)
+                .await;
+            tx.commit().await.unwrap();
+            r
+        }));
+    }
+    let mut passed = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => passed += 1,
+            Err(ThrottleError::Throttled(t)) => assert!(t.retry_after_s > 0),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(passed, Limit::SIGN_IN_ACCOUNT.max);
+}
+
 backends!(
+    concurrent_attempts_are_counted_one_by_one,
     old_sessions_and_attempt_counts_are_swept,
     a_customer_signs_in_and_out,
     a_session_ends_when_idle_and_at_its_absolute_limit,
