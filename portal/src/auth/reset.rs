@@ -38,8 +38,8 @@ impl From<ThrottleError> for ResetError {
 }
 
 /// Asks for a reset link for `email`. Refused only when this address (network) asked too
-/// often; otherwise the rest happens in the background and the caller answers at once, the
-/// same for every address. Returns the background work (tests await it).
+/// often; otherwise the rest happens in the background, within the next second, and the
+/// caller answers at once, the same for every address. Returns the background work.
 pub async fn request(
     db: &TenantDb,
     base_url: &str,
@@ -55,12 +55,20 @@ pub async fn request(
     tx.commit().await?;
     let (db, base_url, client) = (db.clone(), base_url.to_owned(), client.clone());
     Ok(tokio::spawn(async move {
+        // at a random moment of the next second: a request sent right behind this one must
+        // not feel whether this one found an account (on SQLite it would wait for its writes)
+        let jitter = rand::random_range(0..1000);
+        tokio::time::sleep(std::time::Duration::from_millis(jitter)).await;
         if let Err(e) = send_link(&db, &base_url, &email, &client).await {
             tracing::warn!(error = %e, "password reset e-mail not queued");
         }
     }))
 }
 
+/// The background half of a request. It writes the same things whether or not the address
+/// has an account (the per-address count and an audit entry), so that its load on the
+/// database — which a next request could feel — does not tell either; only the token and the
+/// e-mail itself are extra for a real account.
 async fn send_link(
     db: &TenantDb,
     base_url: &str,
@@ -69,45 +77,48 @@ async fn send_link(
 ) -> Result<(), DbError> {
     let mut tx = db.begin().await?;
     let user = match tx.user_by_email(email).await {
-        Ok(u) if u.status == "active" => u,
-        Ok(_) | Err(DbError::NotFound) => return Ok(()),
+        Ok(u) if u.status == "active" => Some(u),
+        Ok(_) | Err(DbError::NotFound) => None,
         Err(e) => return Err(e),
     };
-    match tx
+    let allowed = match tx
         .throttle(&bucket("reset:email", email.as_str()), Limit::RESET_EMAIL)
         .await
     {
-        Ok(()) => {}
-        Err(ThrottleError::Throttled(_)) => return Ok(()),
+        Ok(()) => true,
+        Err(ThrottleError::Throttled(_)) => false,
         Err(ThrottleError::Db(e)) => return Err(e),
-    }
-    let token = tx.create_reset_token(user.id).await?;
-    let dealer = tx.tenant().await?.name;
-    tx.queue_mail(&Mail {
-        kind: MailKind::PasswordReset,
-        to: email.clone(),
-        subject: format!("Reset your {dealer} portal password"),
-        text: format!(
-            "Hello {name},\n\nSomeone (hopefully you) asked to reset the password of your {dealer} \
-             portal account.\nTo choose a new password, open this link within 30 minutes:\n\n\
-             {base}/password-reset/confirm?token={token}\n\n\
-             If you did not ask for this, ignore this e-mail: your password stays as it is.\n",
-            name = user.display_name,
-            base = base_url.trim_end_matches('/'),
-        ),
-    })
-    .await?;
+    };
+    let account = user.as_ref().and_then(|u| match u.kind {
+        crate::users::UserKind::Customer(a) => Some(a),
+        crate::users::UserKind::Staff => None,
+    });
     tx.audit(
         &Actor::anonymous(client),
         "auth.reset_requested",
-        ("user", Some(user.id.to_string())),
-        match user.kind {
-            crate::users::UserKind::Customer(a) => Some(a),
-            crate::users::UserKind::Staff => None,
-        },
-        serde_json::json!({}),
+        ("user", user.as_ref().map(|u| u.id.to_string())),
+        account,
+        serde_json::json!({ "email": email.as_str(), "sent": allowed && user.is_some() }),
     )
     .await?;
+    if let (Some(user), true) = (&user, allowed) {
+        let token = tx.create_reset_token(user.id).await?;
+        let dealer = tx.tenant().await?.name;
+        tx.queue_mail(&Mail {
+            kind: MailKind::PasswordReset,
+            to: email.clone(),
+            subject: format!("Reset your {dealer} portal password"),
+            text: format!(
+                "Hello {name},\n\nSomeone (hopefully you) asked to reset the password of your {dealer} \
+                 portal account.\nTo choose a new password, open this link within 30 minutes:\n\n\
+                 {base}/password-reset/confirm?token={token}\n\n\
+                 If you did not ask for this, ignore this e-mail: your password stays as it is.\n",
+                name = user.display_name,
+                base = base_url.trim_end_matches('/'),
+            ),
+        })
+        .await?;
+    }
     tx.commit().await
 }
 
