@@ -4,7 +4,7 @@
 use super::SessionStage;
 use super::reset::{self, ResetError};
 use super::session::ActiveSession;
-use super::signin::{self, Attempt, SignInError};
+use super::signin::{self, Attempt, SignInError, SignedIn};
 use crate::audit::Client;
 use crate::http::form::{Form, FormError};
 use crate::http::{AppState, cookies, with_cookies};
@@ -22,12 +22,6 @@ use std::collections::BTreeMap;
 const YEAR_S: i64 = 365 * 86_400;
 
 type QueryMap = Query<BTreeMap<String, String>>;
-
-fn content_type(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-}
 
 /// The dealer a form is about: from the query, else the one this browser last signed in with.
 fn dealer_hint(headers: &HeaderMap, query: &BTreeMap<String, String>) -> String {
@@ -101,7 +95,7 @@ pub async fn sign_in(
     body: Bytes,
 ) -> Response {
     let (csrf, _) = web::pre_csrf(&headers);
-    let form = Form::parse(content_type(&headers), &body);
+    let form = Form::of_request(&headers, &body);
     let field = |name: &str| -> String {
         form.as_ref()
             .ok()
@@ -163,21 +157,7 @@ pub async fn sign_in(
     };
     let db = state.db.tenant(tenant.id);
     match signin::sign_in(&db, &state.hasher, state.session_policy(), &attempt).await {
-        Ok(signed_in) => {
-            let to = match signed_in.stage {
-                SessionStage::Complete => page.next.clone(),
-                SessionStage::NeedsSecondFactor => "/sign-in/second-factor".into(),
-                SessionStage::NeedsEnrolment => "/profile/two-factor".into(),
-            };
-            let mut set = vec![
-                cookies::set(cookies::SESSION, &signed_in.session.token, None),
-                cookies::set(cookies::DEALER, tenant.slug.as_str(), Some(YEAR_S)),
-            ];
-            if let Some(device) = &signed_in.new_device {
-                set.push(cookies::set(cookies::DEVICE, device, Some(YEAR_S)));
-            }
-            with_cookies(Redirect::to(&to).into_response(), &set)
-        }
+        Ok(signed_in) => after_sign_in(&signed_in, &page.next, Some(tenant.slug.as_str())),
         Err(SignInError::WrongCredentials) => refuse(
             page,
             StatusCode::UNAUTHORIZED,
@@ -208,6 +188,29 @@ pub async fn sign_in(
     }
 }
 
+/// The answer to a successful sign-in (a password, or an accepted invitation): the session's
+/// and the browser's cookies, and on to where the session's stage leads (`then` once fully
+/// signed in).
+pub(crate) fn after_sign_in(signed_in: &SignedIn, then: &str, dealer: Option<&str>) -> Response {
+    let to = match signed_in.stage {
+        SessionStage::Complete => then,
+        SessionStage::NeedsSecondFactor => "/sign-in/second-factor",
+        SessionStage::NeedsEnrolment => "/profile/two-factor",
+    };
+    let mut set = vec![cookies::set(
+        cookies::SESSION,
+        &signed_in.session.token,
+        None,
+    )];
+    if let Some(slug) = dealer {
+        set.push(cookies::set(cookies::DEALER, slug, Some(YEAR_S)));
+    }
+    if let Some(device) = &signed_in.new_device {
+        set.push(cookies::set(cookies::DEVICE, device, Some(YEAR_S)));
+    }
+    with_cookies(Redirect::to(to).into_response(), &set)
+}
+
 #[derive(Template)]
 #[template(path = "second_factor.html")]
 struct SecondFactorPage {
@@ -235,7 +238,7 @@ pub async fn second_factor(
         csrf: session.csrf.clone(),
         error: String::new(),
     };
-    let code = match Form::parse(content_type(&headers), &body)
+    let code = match Form::of_request(&headers, &body)
         .and_then(|f| f.required("code", "The code").map(str::to_owned))
     {
         Ok(c) => c,
@@ -328,7 +331,7 @@ pub async fn forgot(
     body: Bytes,
 ) -> Response {
     let (csrf, _) = web::pre_csrf(&headers);
-    let form = Form::parse(content_type(&headers), &body);
+    let form = Form::of_request(&headers, &body);
     let field = |name: &str| -> String {
         form.as_ref()
             .ok()
@@ -451,7 +454,7 @@ pub async fn reset(
         error: String::new(),
         errors: FieldErrors::default(),
     };
-    let form = match Form::parse(content_type(&headers), &body) {
+    let form = match Form::of_request(&headers, &body) {
         Ok(f) => f,
         Err(e) => {
             page.error = e.to_string();

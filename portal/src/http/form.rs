@@ -67,6 +67,16 @@ impl Form {
         Self::parse_body(body)
     }
 
+    /// Parses a request's body with the request's content type.
+    pub fn of_request(headers: &axum::http::HeaderMap, body: &[u8]) -> Result<Self, FormError> {
+        Self::parse(
+            headers
+                .get(axum::http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+            body,
+        )
+    }
+
     pub fn parse_body(body: &[u8]) -> Result<Self, FormError> {
         let mut fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut count = 0;

@@ -42,6 +42,17 @@ pub enum BodyLimit {
     Upload,
 }
 
+impl BodyLimit {
+    /// The limit of an ordinary request: JSON under `/api/`, a form elsewhere.
+    fn of(path: &str) -> BodyLimit {
+        if path.starts_with("/api/") {
+            BodyLimit::Json
+        } else {
+            BodyLimit::Form
+        }
+    }
+}
+
 /// One route as declared.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteSpec {
@@ -109,12 +120,7 @@ impl Routes {
         access: Access,
         h: H,
     ) -> Self {
-        let limit = if path.starts_with("/api/") {
-            BodyLimit::Json
-        } else {
-            BodyLimit::Form
-        };
-        self.add(Method::GET, path, access, limit, h)
+        self.add(Method::GET, path, access, BodyLimit::of(path), h)
     }
 
     /// A form post (pages) or a JSON post (`/api/`).
@@ -124,12 +130,7 @@ impl Routes {
         access: Access,
         h: H,
     ) -> Self {
-        let limit = if path.starts_with("/api/") {
-            BodyLimit::Json
-        } else {
-            BodyLimit::Form
-        };
-        self.add(Method::POST, path, access, limit, h)
+        self.add(Method::POST, path, access, BodyLimit::of(path), h)
     }
 
     fn put<H: Handler<T, AppState>, T: 'static>(
@@ -138,7 +139,7 @@ impl Routes {
         access: Access,
         h: H,
     ) -> Self {
-        self.add(Method::PUT, path, access, BodyLimit::Json, h)
+        self.add(Method::PUT, path, access, BodyLimit::of(path), h)
     }
 
     fn delete<H: Handler<T, AppState>, T: 'static>(
@@ -147,7 +148,7 @@ impl Routes {
         access: Access,
         h: H,
     ) -> Self {
-        self.add(Method::DELETE, path, access, BodyLimit::Json, h)
+        self.add(Method::DELETE, path, access, BodyLimit::of(path), h)
     }
 
     fn upload<H: Handler<T, AppState>, T: 'static>(

@@ -15,15 +15,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use std::collections::BTreeMap;
 
-fn form_of(headers: &HeaderMap, body: &[u8]) -> Result<Form, crate::http::form::FormError> {
-    Form::parse(
-        headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok()),
-        body,
-    )
-}
-
 struct SessionRow {
     created_at: String,
     last_seen_at: String,
@@ -187,7 +178,7 @@ pub async fn update(
     body: Bytes,
 ) -> Response {
     let status = StatusCode::UNPROCESSABLE_ENTITY;
-    let form = match form_of(&headers, &body) {
+    let form = match Form::of_request(&headers, &body) {
         Ok(f) => f,
         Err(e) => return profile_page(&state, &session, invalid(e, "display_name"), status).await,
     };
@@ -263,7 +254,7 @@ pub async fn change_password(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = match form_of(&headers, &body) {
+    let form = match Form::of_request(&headers, &body) {
         Ok(f) => f,
         Err(e) => {
             return profile_page(
@@ -413,7 +404,7 @@ pub async fn two_factor_confirm(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let code = match form_of(&headers, &body)
+    let code = match Form::of_request(&headers, &body)
         .and_then(|f| f.required("code", "The code").map(str::to_owned))
     {
         Ok(c) => c,
@@ -447,7 +438,7 @@ pub async fn two_factor_disable(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let password = match form_of(&headers, &body)
+    let password = match Form::of_request(&headers, &body)
         .and_then(|f| f.required("password", "Your password").map(str::to_owned))
     {
         Ok(p) => p,
@@ -477,7 +468,7 @@ pub async fn create_token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = match form_of(&headers, &body) {
+    let form = match Form::of_request(&headers, &body) {
         Ok(f) => f,
         Err(e) => {
             return profile_page(

@@ -19,15 +19,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use ingest::domain::EmailAddress;
 use std::collections::BTreeMap;
 
-fn form_of(headers: &HeaderMap, body: &[u8]) -> Result<Form, FormError> {
-    Form::parse(
-        headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok()),
-        body,
-    )
-}
-
 struct UserRow {
     id: i64,
     display_name: String,
@@ -187,7 +178,7 @@ pub async fn invite(
     body: Bytes,
 ) -> Response {
     let bad = StatusCode::UNPROCESSABLE_ENTITY;
-    let form = match form_of(&headers, &body) {
+    let form = match Form::of_request(&headers, &body) {
         Ok(f) => f,
         Err(e) => return users_page(&state, &session, draft_error(e, Some("invite")), bad).await,
     };
@@ -303,7 +294,7 @@ pub async fn set_roles(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let roles: Result<Vec<RoleId>, String> = form_of(&headers, &body)
+    let roles: Result<Vec<RoleId>, String> = Form::of_request(&headers, &body)
         .map_err(|e| e.to_string())
         .and_then(|f| {
             f.all("role")
@@ -432,7 +423,7 @@ pub async fn accept(
         error: String::new(),
         errors: FieldErrors::default(),
     };
-    let fields = form_of(&headers, &body).and_then(|f| {
+    let fields = Form::of_request(&headers, &body).and_then(|f| {
         Ok((
             f.required("token", "The invitation's token")?.to_owned(),
             f.optional("name")?.unwrap_or_default().to_owned(),
@@ -481,21 +472,7 @@ pub async fn accept(
     )
     .await
     {
-        Ok(signed_in) => {
-            let to = match signed_in.stage {
-                SessionStage::NeedsEnrolment => "/profile/two-factor",
-                _ => "/",
-            };
-            let mut set = vec![cookies::set(
-                cookies::SESSION,
-                &signed_in.session.token,
-                None,
-            )];
-            if let Some(device) = &signed_in.new_device {
-                set.push(cookies::set(cookies::DEVICE, device, Some(365 * 86_400)));
-            }
-            with_cookies(Redirect::to(to).into_response(), &set)
-        }
+        Ok(signed_in) => crate::auth::pages::after_sign_in(&signed_in, "/", None),
         Err(InviteError::Db(e)) => {
             tracing::error!(error = %e, "invitation not accepted");
             page.error = "That did not work on our side. Try again in a moment.".into();
