@@ -29,10 +29,13 @@ pub struct DeviceQuery {
     pub asset_tag: Option<String>,
 }
 
-/// A batch id seen before, with the hash of its payload and the answer given.
+/// A new batch id, with the tenant's meter kinds to check it against; or one seen before,
+/// with the hash of its payload and the answer given.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BatchClaim {
-    New,
+    New {
+        kinds: BTreeSet<MeterKind>,
+    },
     Seen {
         payload_hash: String,
         response_json: String,
@@ -87,7 +90,9 @@ pub struct DeviceReport {
 pub trait IngestPort: Send {
     type Error: std::error::Error + Send + Sync + 'static;
 
-    /// Records the batch id as being processed, or returns what was answered for it before.
+    /// Records the batch id as being processed (answering with the tenant's meter kinds, which
+    /// a new batch is checked against: one question less per upload), or returns what was
+    /// answered for it before.
     fn claim_batch(
         &mut self,
         agent: AgentId,
@@ -296,7 +301,7 @@ pub async fn process_batch<P: IngestPort>(
 ) -> Result<BatchResponse, UploadError<P::Error>> {
     batch.validate()?;
     let hash = payload_hash(batch);
-    match port
+    let kinds = match port
         .claim_batch(agent, &batch.batch_id, &hash)
         .await
         .map_err(UploadError::Port)?
@@ -314,9 +319,8 @@ pub async fn process_batch<P: IngestPort>(
             return serde_json::from_str(&response_json)
                 .map_err(|e| UploadError::Conflict(format!("stored answer unreadable: {e}")));
         }
-        BatchClaim::New => {}
-    }
-    let kinds = port.meter_kinds().await.map_err(UploadError::Port)?;
+        BatchClaim::New { kinds } => kinds,
+    };
     let observations: Vec<&Observation> = batch.observations.iter().collect();
     let results = process_observations(
         port,

@@ -5,10 +5,12 @@ use super::{
 use crate::db::{Backend, Db, DbError, TenantDb, TenantTx, one_row};
 use crate::ids::AgentId;
 use crate::tenants::{TenantSlug, parse_name};
+use ingest::domain::MeterKind;
 use ingest::ids::TenantId;
 use ingest::upload::BatchClaim;
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use std::collections::BTreeSet;
 
 /// How precisely `agents.last_seen_at` is kept.
 const LAST_SEEN_RESOLUTION_MS: i64 = 60_000;
@@ -285,19 +287,53 @@ impl TenantTx {
         hash: &str,
     ) -> Result<BatchClaim, DbError> {
         let (t, now) = (self.t(), self.now_ms());
-        let inserted = sqlx::query(
-            "INSERT INTO agent_batches (tenant_id, agent_id, batch_id, payload_hash, response_json, received_at) \
-             VALUES ($1, $2, $3, $4, '', $5) ON CONFLICT (tenant_id, agent_id, batch_id) DO NOTHING",
-        )
-        .bind(t)
-        .bind(agent.0)
-        .bind(batch_id)
-        .bind(hash)
-        .bind(now)
-        .execute(self.conn())
-        .await?;
-        if inserted.rows_affected() == 1 {
-            return Ok(BatchClaim::New);
+        let claimed = match self.backend() {
+            // one round trip: the claim and the meter kinds in one statement
+            Backend::Postgres => {
+                let row = sqlx::query(
+                    "WITH claim AS (INSERT INTO agent_batches (tenant_id, agent_id, batch_id, payload_hash, \
+                       response_json, received_at) VALUES ($1, $2, $3, $4, '', $5) \
+                       ON CONFLICT (tenant_id, agent_id, batch_id) DO NOTHING RETURNING 1) \
+                     SELECT (SELECT COUNT(*) FROM claim) AS claimed, \
+                       (SELECT string_agg(code, ' ') FROM meter_kinds WHERE tenant_id = $1) AS kinds",
+                )
+                .bind(t)
+                .bind(agent.0)
+                .bind(batch_id)
+                .bind(hash)
+                .bind(now)
+                .fetch_one(self.conn())
+                .await?;
+                let kinds: Option<String> = row.try_get("kinds")?;
+                (row.try_get::<i64, _>("claimed")? == 1).then(|| {
+                    kinds
+                        .unwrap_or_default()
+                        .split_whitespace()
+                        .map(MeterKind::parse)
+                        .collect::<Result<BTreeSet<_>, _>>()
+                })
+            }
+            Backend::Sqlite => {
+                let inserted = sqlx::query(
+                    "INSERT INTO agent_batches (tenant_id, agent_id, batch_id, payload_hash, response_json, received_at) \
+                     VALUES ($1, $2, $3, $4, '', $5) ON CONFLICT (tenant_id, agent_id, batch_id) DO NOTHING",
+                )
+                .bind(t)
+                .bind(agent.0)
+                .bind(batch_id)
+                .bind(hash)
+                .bind(now)
+                .execute(self.conn())
+                .await?;
+                if inserted.rows_affected() == 1 {
+                    Some(Ok(self.meter_kinds().await?))
+                } else {
+                    None
+                }
+            }
+        };
+        if let Some(kinds) = claimed {
+            return Ok(BatchClaim::New { kinds: kinds? });
         }
         let row = sqlx::query(
             "SELECT payload_hash, response_json FROM agent_batches WHERE tenant_id = $1 AND agent_id = $2 AND batch_id = $3",

@@ -4,18 +4,17 @@
 use super::invitations::{self, Invite, InviteError, Welcome};
 use super::manage::{self, ManageError};
 use crate::audit::Client;
-use crate::auth::SessionStage;
 use crate::auth::session::ActiveSession;
+use crate::http::AppState;
 use crate::http::form::{Form, FormError};
-use crate::http::{AppState, cookies, with_cookies};
 use crate::ids::{AccountId, RoleId, UserId};
 use crate::users::{Role, UserKind};
 use crate::web::{self, Chrome, FieldErrors};
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use ingest::domain::EmailAddress;
 use std::collections::BTreeMap;
 
