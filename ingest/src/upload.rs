@@ -56,6 +56,8 @@ pub struct DecidedReading {
     pub evidence_id: Option<i64>,
     pub idempotency_key: String,
     pub agent_id: Option<AgentId>,
+    /// The person who sent it (typed in, or confirmed from a photo), to tell them the outcome.
+    pub submitted_by: Option<i64>,
 }
 
 /// The meters of one device whose facts are wanted, around one read time.
@@ -205,7 +207,10 @@ pub enum Origin<'a> {
         file: i64,
         summary: &'a str,
         read: &'a str,
+        person: i64,
     },
+    /// Typed in by a person (the portal's meter form): `person` is who, `summary` says so.
+    Manual { person: i64, summary: &'a str },
 }
 
 impl Origin<'_> {
@@ -215,13 +220,21 @@ impl Origin<'_> {
             Self::Mqtt { source } => format!("mqtt:{source}:{observation}:{kind}"),
             Self::Email { message, .. } => format!("email:{message}:{observation}:{kind}"),
             Self::Photo { file, .. } => format!("photo:{file}:{observation}:{kind}"),
+            Self::Manual { person, .. } => format!("manual:{person}:{observation}:{kind}"),
         }
     }
 
     fn agent(&self) -> Option<AgentId> {
         match self {
             Self::Agent(a) => Some(*a),
-            Self::Mqtt { .. } | Self::Email { .. } | Self::Photo { .. } => None,
+            _ => None,
+        }
+    }
+
+    fn person(&self) -> Option<i64> {
+        match self {
+            Self::Photo { person, .. } | Self::Manual { person, .. } => Some(*person),
+            _ => None,
         }
     }
 
@@ -233,6 +246,7 @@ impl Origin<'_> {
             (Self::Email { reply: true, .. }, _) => ReadingSource::ReplyEmail,
             (Self::Email { reply: false, .. }, _) => ReadingSource::DeviceEmail,
             (Self::Photo { .. }, _) => ReadingSource::Photo,
+            (Self::Manual { .. }, _) => ReadingSource::Manual,
         }
     }
 
@@ -242,6 +256,7 @@ impl Origin<'_> {
             Self::Mqtt { source } => format!("MQTT source {source}"),
             Self::Email { message, .. } => format!("e-mail {message}"),
             Self::Photo { file, .. } => format!("photo {file}"),
+            Self::Manual { person, .. } => format!("person {person}"),
         }
     }
 
@@ -255,10 +270,19 @@ impl Origin<'_> {
                 payload: Some((*raw).to_owned()),
                 file_id: None,
             },
+            Self::Manual { summary, .. } => NewEvidence {
+                kind: "manual",
+                summary: (*summary).to_owned(),
+                payload: Some(
+                    serde_json::json!({ "typed": obs.meters, "read_at": obs.read_at }).to_string(),
+                ),
+                file_id: None,
+            },
             Self::Photo {
                 file,
                 summary,
                 read,
+                ..
             } => NewEvidence {
                 kind: "photo",
                 summary: (*summary).to_owned(),
@@ -620,6 +644,7 @@ async fn decide_wave<P: IngestPort>(
                     evidence_id,
                     idempotency_key: origin.key(&obs.id, &c.kind),
                     agent_id: origin.agent(),
+                    submitted_by: origin.person(),
                 });
             }
             counters.push(CounterResult {

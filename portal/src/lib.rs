@@ -19,6 +19,7 @@ pub mod ids;
 pub mod mail;
 pub mod mailer;
 pub mod maintenance;
+pub mod notifications;
 pub mod photos;
 pub mod profile;
 pub mod readings;

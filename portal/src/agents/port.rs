@@ -513,6 +513,7 @@ impl TenantTx {
                 "evidence_id": r.evidence_id,
                 "idempotency_key": r.idempotency_key,
                 "agent_id": r.agent_id.map(|a| a.0),
+                "submitted_by": r.submitted_by,
             }));
         }
         if rows.is_empty() {
@@ -524,25 +525,25 @@ impl TenantTx {
         let inserted = sqlx::query(match self.backend() {
             Backend::Postgres => {
                 "INSERT INTO readings (tenant_id, equipment_id, meter_kind, segment, value, read_at, \
-                   received_at, source, status, reasons, evidence_id, idempotency_key, agent_id) \
+                   received_at, source, status, reasons, evidence_id, idempotency_key, agent_id, submitted_by) \
                  SELECT $1, e.equipment_id, e.meter_kind, e.segment, e.value, e.read_at, $3, e.source, \
-                   e.status, e.reasons, e.evidence_id, e.idempotency_key, e.agent_id \
+                   e.status, e.reasons, e.evidence_id, e.idempotency_key, e.agent_id, e.submitted_by \
                  FROM jsonb_to_recordset($2::jsonb) AS e(equipment_id bigint, meter_kind text, \
                    segment bigint, value bigint, read_at bigint, source text, status text, reasons text, \
-                   evidence_id bigint, idempotency_key text, agent_id bigint) \
+                   evidence_id bigint, idempotency_key text, agent_id bigint, submitted_by bigint) \
                  ON CONFLICT (tenant_id, idempotency_key) DO NOTHING \
                  RETURNING id, status, idempotency_key"
             }
             // `WHERE true`: SQLite's parser needs it between a SELECT and ON CONFLICT
             Backend::Sqlite => {
                 "INSERT INTO readings (tenant_id, equipment_id, meter_kind, segment, value, read_at, \
-                   received_at, source, status, reasons, evidence_id, idempotency_key, agent_id) \
+                   received_at, source, status, reasons, evidence_id, idempotency_key, agent_id, submitted_by) \
                  SELECT $1, json_extract(e.value, '$.equipment_id'), json_extract(e.value, '$.meter_kind'), \
                    json_extract(e.value, '$.segment'), json_extract(e.value, '$.value'), \
                    json_extract(e.value, '$.read_at'), $3, json_extract(e.value, '$.source'), \
                    json_extract(e.value, '$.status'), json_extract(e.value, '$.reasons'), \
                    json_extract(e.value, '$.evidence_id'), json_extract(e.value, '$.idempotency_key'), \
-                   json_extract(e.value, '$.agent_id') \
+                   json_extract(e.value, '$.agent_id'), json_extract(e.value, '$.submitted_by') \
                  FROM json_each($2) e WHERE true \
                  ON CONFLICT (tenant_id, idempotency_key) DO NOTHING \
                  RETURNING id, status, idempotency_key"

@@ -2,7 +2,9 @@
 //! confusable-letter key), its MAC or its asset tag — never by IP address, which changes.
 
 pub mod http;
+pub mod pages;
 mod store;
+pub mod views;
 
 use crate::ids::{AccountId, ContractId, EquipmentId, SiteId};
 use crate::tenants::parse_name;
@@ -150,4 +152,52 @@ pub struct DiscoveredDevice {
     pub first_seen_at: i64,
     pub last_seen_at: i64,
     pub status: String,
+}
+
+/// A device as the equipment list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EquipmentRow {
+    pub id: i64,
+    pub serial: String,
+    pub make: String,
+    pub model: String,
+    pub account_id: i64,
+    pub account: String,
+    pub site: Option<String>,
+    pub status: String,
+    pub last_reported_at: Option<i64>,
+    /// The last accepted total and when it was read.
+    pub last_total: Option<i64>,
+    pub last_total_at: Option<i64>,
+    /// A toner or other supply at or under 20 %.
+    pub low_supply: bool,
+    pub open_alerts: i64,
+}
+
+/// A supply's latest level.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SupplyLevel {
+    pub description: String,
+    pub kind: String,
+    pub color: Option<String>,
+    /// Percent of capacity when the device says so.
+    pub percent: Option<i64>,
+    pub observed_at: i64,
+}
+
+/// An alert the device reports and has not cleared.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OpenAlert {
+    pub code: String,
+    pub severity: String,
+    pub description: String,
+    pub first_seen_at: i64,
+    pub last_seen_at: i64,
+}
+
+/// A meter's value at a moment: the last accepted reading before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MeterAt {
+    pub value: i64,
+    pub segment: i64,
 }

@@ -284,3 +284,131 @@ impl TenantTx {
             .collect()
     }
 }
+
+/// What the equipment pages read.
+impl TenantTx {
+    /// Devices in id order after `after`, of one account or (None) all: with the last accepted
+    /// total, a low-supply flag and the number of open alerts.
+    pub async fn equipment_rows(
+        &mut self,
+        account: Option<crate::ids::AccountId>,
+        after: Option<EquipmentId>,
+        limit: u32,
+    ) -> Result<Vec<super::EquipmentRow>, DbError> {
+        let t = self.t();
+        let rows = sqlx::query(
+            "SELECT e.id, e.serial, e.make, e.model, e.account_id, a.name AS account, s.name AS site, \
+               e.status, e.last_reported_at, \
+               (SELECT r.value FROM readings r WHERE r.tenant_id = e.tenant_id AND r.equipment_id = e.id \
+                  AND r.meter_kind = 'total' AND r.status = 'accepted' ORDER BY r.read_at DESC, r.id DESC LIMIT 1) AS last_total, \
+               (SELECT r.read_at FROM readings r WHERE r.tenant_id = e.tenant_id AND r.equipment_id = e.id \
+                  AND r.meter_kind = 'total' AND r.status = 'accepted' ORDER BY r.read_at DESC, r.id DESC LIMIT 1) AS last_total_at, \
+               (SELECT COUNT(*) FROM supply_levels l WHERE l.tenant_id = e.tenant_id AND l.equipment_id = e.id \
+                  AND l.percent IS NOT NULL AND l.percent <= 20 AND l.observed_at = (SELECT MAX(m.observed_at) \
+                  FROM supply_levels m WHERE m.tenant_id = e.tenant_id AND m.equipment_id = e.id)) AS low_supplies, \
+               (SELECT COUNT(*) FROM device_alerts d WHERE d.tenant_id = e.tenant_id AND d.equipment_id = e.id \
+                  AND d.cleared_at IS NULL) AS open_alerts \
+             FROM equipment e JOIN accounts a ON a.tenant_id = e.tenant_id AND a.id = e.account_id \
+             LEFT JOIN sites s ON s.tenant_id = e.tenant_id AND s.id = e.site_id \
+             WHERE e.tenant_id = $1 AND ($2 = 0 OR e.account_id = $2) AND e.id > $3 ORDER BY e.id LIMIT $4",
+        )
+        .bind(t)
+        .bind(account.map_or(0, |a| a.0))
+        .bind(after.map_or(0, |e| e.0))
+        .bind(crate::db::page_limit(limit))
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(super::EquipmentRow {
+                    id: r.try_get("id")?,
+                    serial: r.try_get("serial")?,
+                    make: r.try_get("make")?,
+                    model: r.try_get("model")?,
+                    account_id: r.try_get("account_id")?,
+                    account: r.try_get("account")?,
+                    site: r.try_get("site")?,
+                    status: r.try_get("status")?,
+                    last_reported_at: r.try_get("last_reported_at")?,
+                    last_total: r.try_get("last_total")?,
+                    last_total_at: r.try_get("last_total_at")?,
+                    low_supply: r.try_get::<i64, _>("low_supplies")? > 0,
+                    open_alerts: r.try_get("open_alerts")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The latest level of each supply (the last report's).
+    pub async fn supply_levels(
+        &mut self,
+        id: EquipmentId,
+    ) -> Result<Vec<super::SupplyLevel>, DbError> {
+        let t = self.t();
+        let rows = sqlx::query(
+            "SELECT description, kind, color, percent, observed_at FROM supply_levels \
+             WHERE tenant_id = $1 AND equipment_id = $2 AND observed_at = (SELECT MAX(observed_at) \
+               FROM supply_levels WHERE tenant_id = $1 AND equipment_id = $2) ORDER BY description",
+        )
+        .bind(t)
+        .bind(id.0)
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(super::SupplyLevel {
+                    description: r.try_get("description")?,
+                    kind: r.try_get("kind")?,
+                    color: r.try_get("color")?,
+                    percent: r.try_get("percent")?,
+                    observed_at: r.try_get("observed_at")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn open_alerts(&mut self, id: EquipmentId) -> Result<Vec<super::OpenAlert>, DbError> {
+        let t = self.t();
+        let rows = sqlx::query(
+            "SELECT code, severity, description, first_seen_at, last_seen_at FROM device_alerts \
+             WHERE tenant_id = $1 AND equipment_id = $2 AND cleared_at IS NULL ORDER BY first_seen_at",
+        )
+        .bind(t)
+        .bind(id.0)
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(super::OpenAlert {
+                    code: r.try_get("code")?,
+                    severity: r.try_get("severity")?,
+                    description: r.try_get("description")?,
+                    first_seen_at: r.try_get("first_seen_at")?,
+                    last_seen_at: r.try_get("last_seen_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The meter's last accepted value read before `before` (one index probe).
+    pub async fn meter_before(
+        &mut self,
+        id: EquipmentId,
+        kind: &str,
+        before: i64,
+    ) -> Result<Option<super::MeterAt>, DbError> {
+        let t = self.t();
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT value, segment FROM readings WHERE tenant_id = $1 AND equipment_id = $2 \
+             AND meter_kind = $3 AND status = 'accepted' AND read_at < $4 \
+             ORDER BY read_at DESC, id DESC LIMIT 1",
+        )
+        .bind(t)
+        .bind(id.0)
+        .bind(kind)
+        .bind(before)
+        .fetch_optional(self.conn())
+        .await?;
+        Ok(row.map(|(value, segment)| super::MeterAt { value, segment }))
+    }
+}

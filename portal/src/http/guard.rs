@@ -140,6 +140,24 @@ fn refuse_form(parts: &Parts, e: &super::form::FormError) -> Response {
     }
 }
 
+/// A file upload form (multipart) carries its token in the URL (`?csrf=…`): its fields cannot
+/// be read before the whole upload is.
+fn multipart_query_token(parts: &Parts) -> Option<String> {
+    let multipart = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("multipart/form-data"));
+    if !multipart {
+        return None;
+    }
+    parts.uri.query().and_then(|q| {
+        q.split('&')
+            .find_map(|pair| pair.strip_prefix("csrf="))
+            .map(str::to_owned)
+    })
+}
+
 fn csrf_refused(parts: &Parts) -> Response {
     let message =
         "This form has expired or did not come from this site. Reload the page and try again.";
@@ -230,7 +248,7 @@ pub async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response
             .get("x-csrf-token")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let field = match header {
+        let field = match header.or_else(|| multipart_query_token(&parts)) {
             Some(h) => Some(h),
             None => match csrf_field(&parts, body).await {
                 Ok((field, b)) => {

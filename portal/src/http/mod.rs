@@ -44,6 +44,8 @@ pub struct AppState {
     pub keys: Arc<Keyring>,
     /// Wakes the mail sender when a message was queued.
     pub mail_queued: Arc<Notify>,
+    /// Wakes the open notification streams of users who were just notified.
+    pub notified: crate::notifications::Wake,
 }
 
 impl AppState {
@@ -62,6 +64,7 @@ impl AppState {
             hasher: Hasher::new(),
             keys,
             mail_queued: Arc::new(Notify::new()),
+            notified: crate::notifications::Wake::default(),
         })
     }
 

@@ -164,7 +164,8 @@ impl Routes {
 /// The routes, and the router that serves them.
 pub fn route_table(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
     use crate::{
-        agents, audit, auth, equipment, mail, photos, profile, review, roles, tenants, users,
+        agents, audit, auth, equipment, mail, notifications, photos, profile, readings, review,
+        roles, tenants, users,
     };
     use Access::{Agent, During, Public, PublicForm, SignedIn};
     let p = Access::Permission;
@@ -177,6 +178,8 @@ pub fn route_table(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
     .get("/healthz", Public, super::healthz)
     .get("/readyz", Public, super::readyz)
     .get("/assets/app.css", Public, assets::css)
+    .get("/assets/htmx.min.js", Public, assets::htmx)
+    .get("/assets/htmx-sse.min.js", Public, assets::htmx_sse)
     // signing in
     .get("/sign-in", PublicForm, auth::pages::sign_in_form)
     .post("/sign-in", PublicForm, auth::pages::sign_in)
@@ -263,6 +266,59 @@ pub fn route_table(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
         "/api/v1/me/api-tokens/{api_token}",
         SignedIn,
         profile::http::revoke_token,
+    )
+    // notifications
+    .get("/notifications", SignedIn, notifications::pages::centre)
+    .get(
+        "/notifications/stream",
+        SignedIn,
+        notifications::pages::stream,
+    )
+    .post(
+        "/notifications/read-all",
+        SignedIn,
+        notifications::pages::read_all,
+    )
+    .post(
+        "/notifications/{notification}/read",
+        SignedIn,
+        notifications::pages::read,
+    )
+    .get(
+        "/notifications/preferences",
+        SignedIn,
+        notifications::pages::preferences,
+    )
+    .post(
+        "/notifications/preferences",
+        SignedIn,
+        notifications::pages::set_preferences,
+    )
+    .get("/api/v1/notifications", SignedIn, notifications::http::list)
+    .get(
+        "/api/v1/notifications/stream",
+        SignedIn,
+        notifications::http::stream,
+    )
+    .post(
+        "/api/v1/notifications/read-all",
+        SignedIn,
+        notifications::http::read_all,
+    )
+    .post(
+        "/api/v1/notifications/{notification}/read",
+        SignedIn,
+        notifications::http::read,
+    )
+    .get(
+        "/api/v1/notifications/preferences",
+        SignedIn,
+        notifications::http::preferences,
+    )
+    .put(
+        "/api/v1/notifications/preferences",
+        SignedIn,
+        notifications::http::set_preferences,
     )
     // people and roles
     .get("/admin/users", p(UsersRead), users::pages::list)
@@ -355,7 +411,66 @@ pub fn route_table(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
     )
     .get("/audit", p(AuditRead), audit::pages::trail)
     .get("/api/v1/audit-log", p(AuditRead), audit::http::trail)
-    // meters
+    // equipment and meters
+    .get("/equipment", p(EquipmentRead), equipment::pages::list)
+    .get(
+        "/equipment/{equipment}",
+        p(EquipmentRead),
+        equipment::pages::detail,
+    )
+    .get(
+        "/equipment/{equipment}/photo",
+        p(ReadingsSubmit),
+        photos::pages::upload_form,
+    )
+    .upload(
+        "/equipment/{equipment}/photo",
+        p(ReadingsSubmit),
+        photos::pages::upload,
+    )
+    .post(
+        "/meter-photos/{meter_photo}/confirm",
+        p(ReadingsSubmit),
+        photos::pages::confirm,
+    )
+    .get("/meters", p(ReadingsSubmit), readings::pages::meters)
+    .post(
+        "/meters/{equipment}",
+        p(ReadingsSubmit),
+        readings::pages::submit_meters,
+    )
+    .get(
+        "/readings/{reading}/evidence",
+        p(ReadingsRead),
+        readings::pages::evidence,
+    )
+    .get("/review", p(ReadingsReview), review::pages::list)
+    .post(
+        "/review/{review_item}",
+        p(ReadingsReview),
+        review::pages::decide,
+    )
+    .get("/api/v1/equipment", p(EquipmentRead), equipment::http::list)
+    .get(
+        "/api/v1/equipment/{equipment}",
+        p(EquipmentRead),
+        equipment::http::get,
+    )
+    .get(
+        "/api/v1/equipment/{equipment}/readings",
+        p(ReadingsRead),
+        readings::http::list,
+    )
+    .post(
+        "/api/v1/equipment/{equipment}/readings",
+        p(ReadingsSubmit),
+        readings::http::submit,
+    )
+    .get(
+        "/api/v1/readings/{reading}/evidence",
+        p(ReadingsRead),
+        readings::http::evidence,
+    )
     .post("/api/v1/agent/enroll", Public, agents::http::enroll)
     .upload("/api/v1/agent/readings", Agent, agents::http::upload)
     .get(

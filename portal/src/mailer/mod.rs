@@ -25,6 +25,8 @@ pub struct Mail {
 pub enum MailKind {
     Invitation,
     PasswordReset,
+    /// A digest of notifications.
+    Digest,
 }
 
 impl MailKind {
@@ -32,6 +34,7 @@ impl MailKind {
         match self {
             MailKind::Invitation => "invitation",
             MailKind::PasswordReset => "password_reset",
+            MailKind::Digest => "digest",
         }
     }
 

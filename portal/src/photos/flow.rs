@@ -5,11 +5,10 @@
 
 use super::PhotoReaders;
 use crate::auth::{Permission, Principal};
-use crate::db::{DbError, TenantDb, TenantTx};
-use crate::equipment::Equipment;
+use crate::db::{DbError, TenantDb};
+use crate::equipment::views::visible_equipment;
 use crate::http::ApiError;
 use crate::ids::EquipmentId;
-use crate::users::UserKind;
 use ingest::domain::{MeterKind, ReadingStatus};
 use ingest::photo::PhotoError;
 use ingest::pipeline::PipelineConfig;
@@ -55,20 +54,6 @@ pub struct Confirmed {
     pub photo: i64,
     pub corrected: Vec<String>,
     pub result: ObservationResult,
-}
-
-/// A device the principal may act on: customers only their own account's (another
-/// account's device is not found, as if it did not exist).
-async fn visible_equipment(
-    tx: &mut TenantTx,
-    principal: &Principal,
-    id: EquipmentId,
-) -> Result<Equipment, DbError> {
-    let equipment = tx.equipment(id).await?;
-    match principal.kind {
-        UserKind::Customer(account) if account != equipment.account_id => Err(DbError::NotFound),
-        _ => Ok(equipment),
-    }
 }
 
 /// Reads an uploaded photo of `equipment`, stores it and what was read.
@@ -270,6 +255,7 @@ pub async fn confirm(
         file: photo,
         summary: &summary,
         read: &read_text,
+        person: principal.user.0,
     };
     let results = process_observations(
         &mut tx,

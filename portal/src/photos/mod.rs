@@ -5,6 +5,7 @@
 
 pub mod flow;
 pub mod http;
+pub mod pages;
 pub mod store;
 
 use ingest::photo::{Limits, PhotoError, PhotoExtraction, Reader};

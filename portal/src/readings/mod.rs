@@ -2,7 +2,10 @@
 //! Deciding is the ingest pipeline's job; this module keeps what it decided, once per
 //! idempotency key.
 
+pub mod http;
+pub mod pages;
 mod store;
+pub mod submit;
 
 pub use store::ReadingQuery;
 
@@ -65,5 +68,7 @@ pub struct Evidence {
     pub kind: String,
     pub summary: String,
     pub payload: Option<String>,
+    /// The stored file it was read from (a photo), if any.
+    pub file_id: Option<i64>,
     pub created_at: i64,
 }

@@ -126,6 +126,33 @@ impl TenantTx {
         reading(&row)
     }
 
+    /// One device's readings, newest first, `limit` before `before` (read time, id): what the
+    /// device page lists with each reading's provenance.
+    pub async fn recent_readings(
+        &mut self,
+        equipment: EquipmentId,
+        before: Option<(i64, ReadingId)>,
+        limit: u32,
+    ) -> Result<Vec<Reading>, DbError> {
+        let t = self.t();
+        let (before_at, before_id) = before.map_or((i64::MAX, i64::MAX), |(at, id)| (at, id.0));
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            reading_columns!(),
+            " FROM readings WHERE tenant_id = $1 AND equipment_id = $2 \
+               AND (read_at < $3 OR (read_at = $3 AND id < $4)) \
+             ORDER BY read_at DESC, id DESC LIMIT $5"
+        ))
+        .bind(t)
+        .bind(equipment.0)
+        .bind(before_at)
+        .bind(before_id)
+        .bind(page_limit(limit))
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter().map(reading).collect()
+    }
+
     /// One device's readings in time order (see [`ReadingQuery`]).
     pub async fn readings_of(
         &mut self,
@@ -213,7 +240,7 @@ impl TenantTx {
         let (t, now) = (self.t(), self.now_ms());
         let row = sqlx::query(
             "INSERT INTO evidence (tenant_id, kind, summary, payload, created_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id, kind, summary, payload, created_at",
+             VALUES ($1, $2, $3, $4, $5) RETURNING id, kind, summary, payload, file_id, created_at",
         )
         .bind(t)
         .bind(kind)
@@ -284,7 +311,7 @@ impl TenantTx {
     pub async fn evidence(&mut self, id: EvidenceId) -> Result<Evidence, DbError> {
         let t = self.t();
         let row = sqlx::query(
-            "SELECT id, kind, summary, payload, created_at FROM evidence WHERE tenant_id = $1 AND id = $2",
+            "SELECT id, kind, summary, payload, file_id, created_at FROM evidence WHERE tenant_id = $1 AND id = $2",
         )
         .bind(t)
         .bind(id.0)
@@ -301,6 +328,7 @@ fn evidence(row: &AnyRow) -> Result<Evidence, DbError> {
         kind: row.try_get("kind")?,
         summary: row.try_get("summary")?,
         payload: row.try_get("payload")?,
+        file_id: row.try_get("file_id")?,
         created_at: row.try_get("created_at")?,
     })
 }

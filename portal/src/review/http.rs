@@ -52,13 +52,13 @@ pub async fn decide(
 ) -> Result<Json<ReviewItem>, ApiError> {
     principal.require(Permission::ReadingsReview)?;
     let decision: Decision = json_body(&body)?;
-    let item = state
-        .db
-        .tenant(principal.tenant)
-        .run(async |tx| {
-            tx.decide_review(ReviewItemId(id), &decision, &principal.actor())
-                .await
-        })
-        .await?;
+    let (item, notified) = super::decide(
+        &state.db.tenant(principal.tenant),
+        &principal,
+        ReviewItemId(id),
+        &decision,
+    )
+    .await?;
+    state.notified.users(principal.tenant, &notified);
     Ok(Json(item))
 }

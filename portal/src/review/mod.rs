@@ -4,6 +4,7 @@
 //! with the reading's reasons and in the audit trail.
 
 pub mod http;
+pub mod pages;
 mod store;
 
 use crate::ids::{EquipmentId, ReadingId, UserId};
@@ -77,4 +78,56 @@ impl Decision {
             }
         }
     }
+}
+
+/// Decides a review item and tells the person who sent the reading (a customer who typed it
+/// or photographed it) what became of it. Returns the item and who was notified.
+pub async fn decide(
+    db: &crate::db::TenantDb,
+    p: &crate::auth::Principal,
+    id: ReviewItemId,
+    decision: &Decision,
+) -> Result<(ReviewItem, Vec<UserId>), crate::db::DbError> {
+    db.run(async |tx| {
+        let item = tx.decide_review(id, decision, &p.actor()).await?;
+        let reading = tx.reading(item.reading_id).await?;
+        let notified = match reading.submitted_by {
+            Some(person) if person != p.user => {
+                let what = match decision {
+                    Decision::Accept {
+                        corrected_value: Some(v),
+                        ..
+                    } => {
+                        format!("was corrected to {} and accepted", v.get())
+                    }
+                    Decision::Accept { .. } => "was accepted".to_owned(),
+                    Decision::Reject { .. } => "was not accepted".to_owned(),
+                    Decision::ConfirmReset { .. } => {
+                        "was accepted: the counter was reset, a new count starts there".to_owned()
+                    }
+                };
+                let note = decision
+                    .note()
+                    .map(|n| format!(" Note: {n}"))
+                    .unwrap_or_default();
+                tx.notify(&crate::notifications::Note {
+                    event: "reading.decided",
+                    subject: Some(item.equipment_id.0),
+                    title: format!("Your {} reading of {} {what}", item.meter_kind, item.serial),
+                    body: format!(
+                        "The {} reading {} of {} {what}.{note}",
+                        item.meter_kind,
+                        item.value.get(),
+                        item.serial
+                    ),
+                    link: Some(format!("/equipment/{}", item.equipment_id)),
+                    recipients: &[person],
+                })
+                .await?
+            }
+            _ => Vec::new(),
+        };
+        Ok((item, notified))
+    })
+    .await
 }

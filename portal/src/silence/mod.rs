@@ -79,7 +79,7 @@ impl TenantTx {
     /// Notifies about every newly silent device; returns how many devices that was.
     pub async fn notify_silent_equipment(&mut self, window_ms: i64) -> Result<usize, DbError> {
         let silent = self.silent_equipment(window_ms).await?;
-        let (t, now) = (self.t(), self.now_ms());
+        let now = self.now_ms();
         for s in &silent {
             let hours = (now - s.last_reported_at) / 3_600_000;
             let title = format!("{} ({}) stopped reporting", s.model, s.serial);
@@ -88,22 +88,16 @@ impl TenantTx {
                  invoice can only be estimated: check that the copier and the Printyx agent are on the network.",
                 s.serial, s.account
             );
-            for user in self.silence_recipients(s.equipment).await? {
-                sqlx::query(
-                    "INSERT INTO notifications (tenant_id, user_id, event_type, subject_id, title, body, link, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(t)
-                .bind(user.0)
-                .bind(EVENT)
-                .bind(s.equipment.0)
-                .bind(&title)
-                .bind(&body)
-                .bind(format!("/equipment/{}", s.equipment))
-                .bind(now)
-                .execute(self.conn())
-                .await?;
-            }
+            let recipients = self.silence_recipients(s.equipment).await?;
+            self.notify(&crate::notifications::Note {
+                event: EVENT,
+                subject: Some(s.equipment.0),
+                title,
+                body,
+                link: Some(format!("/equipment/{}", s.equipment)),
+                recipients: &recipients,
+            })
+            .await?;
         }
         Ok(silent.len())
     }

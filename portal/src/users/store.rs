@@ -346,3 +346,22 @@ impl TenantTx {
         Ok(names.iter().filter_map(|n| Permission::parse(n)).collect())
     }
 }
+
+impl TenantTx {
+    /// Active dealer staff holding `permission` (who hears about work of that kind).
+    pub async fn staff_holding(&mut self, permission: Permission) -> Result<Vec<UserId>, DbError> {
+        let t = self.t();
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT DISTINCT u.id FROM users u \
+             JOIN user_roles ur ON ur.tenant_id = u.tenant_id AND ur.user_id = u.id \
+             JOIN role_permissions rp ON rp.tenant_id = ur.tenant_id AND rp.role_id = ur.role_id \
+             WHERE u.tenant_id = $1 AND u.status = 'active' AND u.kind = 'staff' AND rp.permission = $2 \
+             ORDER BY u.id",
+        )
+        .bind(t)
+        .bind(permission.as_str())
+        .fetch_all(self.conn())
+        .await?;
+        Ok(ids.into_iter().map(UserId).collect())
+    }
+}

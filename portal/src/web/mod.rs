@@ -3,6 +3,8 @@
 //! post, the error page, and the pre-sign-in CSRF cookie. Templates live in
 //! `portal/templates/` and are compiled into the binary (askama; every value is HTML-escaped).
 
+pub mod chart;
+
 use crate::auth::session::ActiveSession;
 use crate::auth::{Permission, Principal};
 use crate::http::{AppState, cookies};
@@ -24,6 +26,8 @@ pub struct Me {
     pub name: String,
     pub csrf: String,
     pub nav: Vec<NavItem>,
+    /// Unread notifications (the badge; kept current by the page's live stream).
+    pub unread: i64,
 }
 
 /// The frame of a page.
@@ -42,6 +46,9 @@ fn nav_for(p: &Principal) -> Vec<NavItem> {
         label: "Home",
     }];
     let links = [
+        (Permission::EquipmentRead, "/equipment", "Equipment"),
+        (Permission::ReadingsSubmit, "/meters", "Meters"),
+        (Permission::ReadingsReview, "/review", "Review"),
         (Permission::UsersRead, "/admin/users", "Users"),
         (Permission::RolesManage, "/admin/roles", "Roles"),
         (Permission::SettingsManage, "/admin/security", "Security"),
@@ -62,13 +69,17 @@ fn nav_for(p: &Principal) -> Vec<NavItem> {
 impl Chrome {
     /// The frame for a signed-in session.
     pub async fn signed_in(state: &AppState, s: &ActiveSession) -> Chrome {
-        let dealer = state
+        let (dealer, unread) = state
             .db
             .tenant(s.principal.tenant)
-            .read(async |tx| tx.tenant().await)
+            .read(async |tx| {
+                Ok((
+                    tx.tenant().await?.name,
+                    tx.unread_count(s.principal.user).await?,
+                ))
+            })
             .await
-            .map(|t| t.name)
-            .unwrap_or_else(|_| "Printyx".into());
+            .unwrap_or_else(|_| ("Printyx".into(), 0));
         Chrome {
             dealer,
             me: Some(Me {
@@ -79,6 +90,7 @@ impl Chrome {
                 } else {
                     Vec::new()
                 },
+                unread,
             }),
             notice: None,
         }
@@ -166,6 +178,10 @@ const NOTICES: &[(&str, &str)] = &[
     ("role-saved", "The role was saved."),
     ("role-deleted", "The role was deleted."),
     ("security-saved", "The security settings were saved."),
+    (
+        "preferences-saved",
+        "Your notification settings were saved.",
+    ),
 ];
 
 /// After a successful post: to the next page (303, so a reload does not post again), with the

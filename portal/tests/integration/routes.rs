@@ -19,6 +19,8 @@ const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/healthz"),                        // liveness, touches nothing
     ("GET", "/readyz"),                         // readiness, says only up or down
     ("GET", "/assets/app.css"),                 // the stylesheet
+    ("GET", "/assets/htmx.min.js"),             // vendored htmx
+    ("GET", "/assets/htmx-sse.min.js"),         // its server-sent-events extension
     ("POST", "/api/v1/agent/enroll"),           // the enrolment code is the credential
     ("POST", "/api/v1/password-reset"),         // answers the same for every address
     ("POST", "/api/v1/password-reset/confirm"), // the reset token is the credential
@@ -67,6 +69,9 @@ fn json_body_for(r: &RouteSpec) -> Option<serde_json::Value> {
         }
         ("PUT", "/api/v1/users/{user}/roles") => Some(json!({"roles": []})),
         ("PUT", "/api/v1/roles/{role}") => Some(json!({"name": "Renamed", "permissions": []})),
+        ("POST", "/api/v1/equipment/{equipment}/readings") => {
+            Some(json!({"counters": {"total": 1000}, "submission": "0123456789abcdef0123"}))
+        }
         _ => None,
     }
 }
@@ -227,8 +232,19 @@ async fn ask_for(
         let page = if r.method == Method::GET {
             b.get(&path).await
         } else {
-            b.post(&path, &[("csrf", csrf), ("name", "Renamed"), ("role", "1")])
-                .await
+            // a form valid enough for any of the pages' posts to reach its object
+            b.post(
+                &path,
+                &[
+                    ("csrf", csrf),
+                    ("name", "Renamed"),
+                    ("role", "1"),
+                    ("total", "1000"),
+                    ("action", "reject"),
+                    ("submission", "0123456789abcdef0123"),
+                ],
+            )
+            .await
         };
         return page.status;
     }
@@ -342,7 +358,35 @@ async fn another_accounts_objects_are_not_found(t: TestDb) {
         &format!("SELECT id FROM api_tokens WHERE created_by = {}", bo.0),
     )
     .await;
+    d.db.run(async |tx| {
+        tx.notify(&portal::notifications::Note {
+            event: "equipment.silent",
+            subject: Some(equipment.0),
+            title: "for Bo".into(),
+            body: "only".into(),
+            link: None,
+            recipients: &[bo],
+        })
+        .await
+    })
+    .await
+    .unwrap();
+    let bos_notification = count(
+        &d.app.t,
+        &format!("SELECT id FROM notifications WHERE user_id = {}", bo.0),
+    )
+    .await;
     let t_id = d.db.tenant_id().0;
+    let bos_reading = count(
+        &d.app.t,
+        &format!(
+            "INSERT INTO readings (tenant_id, equipment_id, meter_kind, value, read_at, received_at, \
+               source, status, idempotency_key) \
+             VALUES ({t_id}, {}, 'total', 1000, 0, 0, 'manual', 'accepted', 'bo-1') RETURNING id",
+            equipment.0
+        ),
+    )
+    .await;
     let photo = count(
         &d.app.t,
         &format!(
@@ -370,6 +414,10 @@ async fn another_accounts_objects_are_not_found(t: TestDb) {
             bo.0
         } else if path.contains("{api_token}") {
             bos_token_id
+        } else if path.contains("{notification}") {
+            bos_notification
+        } else if path.contains("{reading}") {
+            bos_reading
         } else {
             panic!("{path}: which of another account's objects does it name? add it here")
         }
