@@ -195,9 +195,10 @@ pub struct OpenAlert {
     pub last_seen_at: i64,
 }
 
-/// A meter's value at a moment: the last accepted reading before it.
+/// An accepted reading of a meter: its value, segment and time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MeterAt {
     pub value: i64,
     pub segment: i64,
+    pub read_at: i64,
 }

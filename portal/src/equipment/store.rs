@@ -390,25 +390,38 @@ impl TenantTx {
             .collect()
     }
 
-    /// The meter's last accepted value read before `before` (one index probe).
-    pub async fn meter_before(
+    /// The meter's last accepted reading at or before `at`, or (`later`) its first at or
+    /// after `at`: one index probe each.
+    pub async fn meter_near(
         &mut self,
         id: EquipmentId,
         kind: &str,
-        before: i64,
+        at: i64,
+        later: bool,
     ) -> Result<Option<super::MeterAt>, DbError> {
         let t = self.t();
-        let row: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT value, segment FROM readings WHERE tenant_id = $1 AND equipment_id = $2 \
-             AND meter_kind = $3 AND status = 'accepted' AND read_at < $4 \
-             ORDER BY read_at DESC, id DESC LIMIT 1",
-        )
+        let row: Option<(i64, i64, i64)> = sqlx::query_as(match later {
+            false => {
+                "SELECT value, segment, read_at FROM readings WHERE tenant_id = $1 AND equipment_id = $2 \
+                 AND meter_kind = $3 AND status = 'accepted' AND read_at <= $4 \
+                 ORDER BY read_at DESC, id DESC LIMIT 1"
+            }
+            true => {
+                "SELECT value, segment, read_at FROM readings WHERE tenant_id = $1 AND equipment_id = $2 \
+                 AND meter_kind = $3 AND status = 'accepted' AND read_at >= $4 \
+                 ORDER BY read_at, id LIMIT 1"
+            }
+        })
         .bind(t)
         .bind(id.0)
         .bind(kind)
-        .bind(before)
+        .bind(at)
         .fetch_optional(self.conn())
         .await?;
-        Ok(row.map(|(value, segment)| super::MeterAt { value, segment }))
+        Ok(row.map(|(value, segment, read_at)| super::MeterAt {
+            value,
+            segment,
+            read_at,
+        }))
     }
 }

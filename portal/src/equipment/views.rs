@@ -39,9 +39,39 @@ pub async fn list(
         .await?)
 }
 
+/// A meter's value at a moment: the reading at that moment, or the straight line between the
+/// accepted readings around it (same segment). `open_end`: at the present, the last reading
+/// is the value (there is no later one yet). With its segment.
+async fn value_at(
+    tx: &mut TenantTx,
+    id: EquipmentId,
+    kind: &str,
+    at: i64,
+    open_end: bool,
+) -> Result<Option<(f64, i64)>, DbError> {
+    let Some(before) = tx.meter_near(id, kind, at, false).await? else {
+        return Ok(None);
+    };
+    if before.read_at == at || open_end {
+        return Ok(Some((before.value as f64, before.segment)));
+    }
+    let Some(after) = tx.meter_near(id, kind, at, true).await? else {
+        return Ok(None);
+    };
+    if after.segment != before.segment || after.value < before.value {
+        return Ok(None);
+    }
+    let share = (at - before.read_at) as f64 / (after.read_at - before.read_at) as f64;
+    Ok(Some((
+        before.value as f64 + (after.value - before.value) as f64 * share,
+        before.segment,
+    )))
+}
+
 /// Pages per month of one meter, the last `months` calendar months (UTC) up to `now`: the
-/// difference of the last accepted values before each month's start. A month across a counter
-/// reset is left a gap rather than guessed.
+/// meter's value at the month's end less its value at the month's start, each taken from the
+/// readings around that moment. A month without readings on both sides, or across a counter
+/// reset, is left a gap rather than guessed.
 pub async fn monthly_pages(
     tx: &mut TenantTx,
     id: EquipmentId,
@@ -50,7 +80,6 @@ pub async fn monthly_pages(
     months: u32,
 ) -> Result<Vec<Bar>, DbError> {
     let today = Utc.timestamp_millis_opt(now).single().unwrap_or_default();
-    // month starts, oldest first, ending with "now" for the current month
     let mut starts = Vec::new();
     let (mut y, mut m) = (today.year(), today.month());
     for _ in 0..months {
@@ -63,33 +92,36 @@ pub async fn monthly_pages(
         }
     }
     starts.reverse();
-    let mut bars = Vec::with_capacity(starts.len());
     let start_ms = |(y, m): (i32, u32)| {
         Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0)
             .single()
             .map_or(0, |d| d.timestamp_millis())
     };
-    for (i, month) in starts.iter().enumerate() {
-        let from = start_ms(*month);
-        let to = starts.get(i + 1).map_or(now + 1, |next| start_ms(*next));
-        let (a, b) = (
-            tx.meter_before(id, kind, from).await?,
-            tx.meter_before(id, kind, to).await?,
-        );
-        let value = match (a, b) {
-            (Some(a), Some(b)) if a.segment == b.segment && b.value >= a.value => {
-                Some((b.value - a.value) as u64)
-            }
-            _ => None,
-        };
-        let label = Utc
-            .with_ymd_and_hms(month.0, month.1, 1, 0, 0, 0)
-            .single()
-            .map(|d| d.format("%b %y").to_string())
-            .unwrap_or_default();
-        bars.push(Bar { label, value });
+    // the month boundaries, and the present as the current month's end
+    let mut edges: Vec<(i64, bool)> = starts.iter().map(|s| (start_ms(*s), false)).collect();
+    edges.push((now, true));
+    let mut values = Vec::with_capacity(edges.len());
+    for (at, open_end) in &edges {
+        values.push(value_at(tx, id, kind, *at, *open_end).await?);
     }
-    Ok(bars)
+    Ok(starts
+        .iter()
+        .enumerate()
+        .map(|(i, month)| {
+            let value = match (values[i], values[i + 1]) {
+                (Some((a, sa)), Some((b, sb))) if sa == sb && b >= a => {
+                    Some((b.round() - a.round()).max(0.0) as u64)
+                }
+                _ => None,
+            };
+            let label = Utc
+                .with_ymd_and_hms(month.0, month.1, 1, 0, 0, 0)
+                .single()
+                .map(|d| d.format("%b %y").to_string())
+                .unwrap_or_default();
+            Bar { label, value }
+        })
+        .collect())
 }
 
 /// Everything the device page shows.

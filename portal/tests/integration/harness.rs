@@ -243,6 +243,8 @@ pub struct TestApp {
     pub t: TestDb,
     pub base: String,
     pub http: reqwest::Client,
+    /// Wakes the app's mail sender (the server does this whenever it queues mail).
+    pub mail: Arc<tokio::sync::Notify>,
 }
 
 /// Boots the router as `printyx serve` does, with `configure` applied to the default config
@@ -256,6 +258,7 @@ pub async fn spawn_app(t: TestDb, configure: impl FnOnce(&mut portal::config::Co
     };
     configure(&mut config);
     let state = portal::http::AppState::new(t.db.clone(), Arc::new(config)).unwrap();
+    let mail = state.mail_queued.clone();
     if state.config.smtp.is_some() {
         tokio::spawn(portal::mailer::run(
             t.db.clone(),
@@ -271,6 +274,7 @@ pub async fn spawn_app(t: TestDb, configure: impl FnOnce(&mut portal::config::Co
         t,
         base,
         http: reqwest::Client::new(),
+        mail,
     }
 }
 

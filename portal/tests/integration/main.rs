@@ -9,6 +9,7 @@ mod agent_api;
 mod agent_e2e;
 mod audit;
 mod browser;
+mod customer;
 mod harness;
 mod isolation;
 mod mail_imap;
