@@ -14,6 +14,7 @@ pub mod clock {
 pub mod config;
 pub mod db;
 pub mod equipment;
+pub mod files;
 pub mod http;
 pub mod ids;
 pub mod mail;
@@ -23,6 +24,7 @@ pub mod notifications;
 pub mod photos;
 pub mod profile;
 pub mod readings;
+pub mod requests;
 pub mod review;
 pub mod roles;
 pub mod secrets;

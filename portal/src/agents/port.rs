@@ -408,6 +408,11 @@ impl TenantTx {
                 .bind(at)
                 .execute(self.conn())
                 .await?;
+                // a device that says it needs a technician: a request, or a suggestion of one
+                if a.severity.as_str() == "critical" {
+                    self.request_from_alert(equipment, &a.code, &a.description)
+                        .await?;
+                }
             }
         }
         let open: Vec<String> = sqlx::query_scalar(

@@ -15,6 +15,13 @@ pub async fn css() -> impl IntoResponse {
     )
 }
 
+const APP_JS: &str = include_str!("../../assets/app.js");
+
+/// The portal's own small script (progressive enhancements only).
+pub async fn app_js() -> impl IntoResponse {
+    script(APP_JS)
+}
+
 const HTMX: &str = include_str!("../../assets/vendor/htmx-2.0.11.min.js");
 const HTMX_SSE: &str = include_str!("../../assets/vendor/htmx-ext-sse-2.2.4.min.js");
 

@@ -164,8 +164,8 @@ impl Routes {
 /// The routes, and the router that serves them.
 pub fn route_table(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
     use crate::{
-        agents, audit, auth, equipment, mail, notifications, photos, profile, readings, review,
-        roles, tenants, users,
+        agents, audit, auth, equipment, mail, notifications, photos, profile, readings, requests,
+        review, roles, tenants, users,
     };
     use Access::{Agent, During, Public, PublicForm, SignedIn};
     let p = Access::Permission;
@@ -178,6 +178,7 @@ pub fn route_table(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
     .get("/healthz", Public, super::healthz)
     .get("/readyz", Public, super::readyz)
     .get("/assets/app.css", Public, assets::css)
+    .get("/assets/app.js", Public, assets::app_js)
     .get("/assets/htmx.min.js", Public, assets::htmx)
     .get("/assets/htmx-sse.min.js", Public, assets::htmx_sse)
     // signing in
@@ -266,6 +267,86 @@ pub fn route_table(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
         "/api/v1/me/api-tokens/{api_token}",
         SignedIn,
         profile::http::revoke_token,
+    )
+    // service requests
+    .get("/requests", p(RequestsRead), requests::pages::list)
+    .get(
+        "/requests/new",
+        p(RequestsCreate),
+        requests::pages::new_form,
+    )
+    .upload("/requests/new", p(RequestsCreate), requests::pages::create)
+    .get(
+        "/requests/{request}",
+        p(RequestsRead),
+        requests::pages::detail,
+    )
+    .post(
+        "/requests/{request}/comment",
+        p(RequestsRead),
+        requests::pages::comment,
+    )
+    .post(
+        "/requests/{request}/status",
+        p(RequestsRead),
+        requests::pages::status,
+    )
+    .post(
+        "/requests/{request}/assign",
+        p(RequestsManage),
+        requests::pages::assign,
+    )
+    .post(
+        "/requests/{request}/schedule",
+        p(RequestsManage),
+        requests::pages::schedule,
+    )
+    .get(
+        "/requests/{request}/files/{file}",
+        p(RequestsRead),
+        requests::pages::file,
+    )
+    .get(
+        "/requests/{request}/files/{file}/preview",
+        p(RequestsRead),
+        requests::pages::file_preview,
+    )
+    .get("/dispatch", p(RequestsManage), requests::pages::dispatch)
+    .get("/api/v1/requests", p(RequestsRead), requests::http::list)
+    .post(
+        "/api/v1/requests",
+        p(RequestsCreate),
+        requests::http::create,
+    )
+    .get(
+        "/api/v1/requests/{request}",
+        p(RequestsRead),
+        requests::http::get,
+    )
+    .upload(
+        "/api/v1/requests/{request}/attachments",
+        p(RequestsCreate),
+        requests::http::attach,
+    )
+    .post(
+        "/api/v1/requests/{request}/comments",
+        p(RequestsRead),
+        requests::http::comment,
+    )
+    .post(
+        "/api/v1/requests/{request}/status",
+        p(RequestsRead),
+        requests::http::status,
+    )
+    .put(
+        "/api/v1/requests/{request}/assignment",
+        p(RequestsManage),
+        requests::http::assign,
+    )
+    .put(
+        "/api/v1/requests/{request}/schedule",
+        p(RequestsManage),
+        requests::http::schedule,
     )
     // notifications
     .get("/notifications", SignedIn, notifications::pages::centre)

@@ -48,6 +48,11 @@ pub const EVENTS: &[EventType] = &[
         email_by_default: true,
     },
     EventType {
+        code: "request.suggested",
+        label: "A device's alert suggests a service request",
+        email_by_default: false,
+    },
+    EventType {
         code: "meters.due",
         label: "Meter readings are due",
         email_by_default: true,

@@ -49,6 +49,8 @@ fn nav_for(p: &Principal) -> Vec<NavItem> {
         (Permission::EquipmentRead, "/equipment", "Equipment"),
         (Permission::ReadingsSubmit, "/meters", "Meters"),
         (Permission::ReadingsReview, "/review", "Review"),
+        (Permission::RequestsRead, "/requests", "Service"),
+        (Permission::RequestsManage, "/dispatch", "Dispatch"),
         (Permission::UsersRead, "/admin/users", "Users"),
         (Permission::RolesManage, "/admin/roles", "Roles"),
         (Permission::SettingsManage, "/admin/security", "Security"),

@@ -19,6 +19,7 @@ const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/healthz"),                        // liveness, touches nothing
     ("GET", "/readyz"),                         // readiness, says only up or down
     ("GET", "/assets/app.css"),                 // the stylesheet
+    ("GET", "/assets/app.js"),                  // the portal's own small script
     ("GET", "/assets/htmx.min.js"),             // vendored htmx
     ("GET", "/assets/htmx-sse.min.js"),         // its server-sent-events extension
     ("POST", "/api/v1/agent/enroll"),           // the enrolment code is the credential
@@ -46,14 +47,18 @@ fn specs(t: &TestDb) -> Vec<RouteSpec> {
 
 /// A route's path with every `{param}` replaced by `id`.
 fn concrete(path: &str, id: i64) -> String {
+    concrete_with(path, &|_| id)
+}
+
+/// A route's path with each `{param}` replaced by the id `id_of(param)` gives.
+fn concrete_with(path: &str, id_of: &dyn Fn(&str) -> i64) -> String {
     path.split('/')
-        .map(|seg| {
-            if seg.starts_with('{') {
-                id.to_string()
-            } else {
-                seg.to_owned()
-            }
-        })
+        .map(
+            |seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(param) => id_of(param).to_string(),
+                None => seg.to_owned(),
+            },
+        )
         .collect::<Vec<_>>()
         .join("/")
 }
@@ -69,6 +74,10 @@ fn json_body_for(r: &RouteSpec) -> Option<serde_json::Value> {
         }
         ("PUT", "/api/v1/users/{user}/roles") => Some(json!({"roles": []})),
         ("PUT", "/api/v1/roles/{role}") => Some(json!({"name": "Renamed", "permissions": []})),
+        ("POST", "/api/v1/requests/{request}/comments") => Some(json!({"text": "a comment"})),
+        ("POST", "/api/v1/requests/{request}/status") => Some(json!({"status": "cancelled"})),
+        ("PUT", "/api/v1/requests/{request}/assignment") => Some(json!({"technician": null})),
+        ("PUT", "/api/v1/requests/{request}/schedule") => Some(json!({"start": 1, "end": 2})),
         ("POST", "/api/v1/equipment/{equipment}/readings") => {
             Some(json!({"counters": {"total": 1000}, "submission": "0123456789abcdef0123"}))
         }
@@ -223,11 +232,11 @@ async fn ask_for(
     b: &mut Browser,
     base: &str,
     r: &RouteSpec,
-    id: i64,
+    id_of: &dyn Fn(&str) -> i64,
     csrf: &str,
     token: &str,
 ) -> u16 {
-    let path = concrete(r.path, id);
+    let path = concrete_with(r.path, id_of);
     if !path.starts_with("/api/") {
         let page = if r.method == Method::GET {
             b.get(&path).await
@@ -242,6 +251,11 @@ async fn ask_for(
                     ("total", "1000"),
                     ("action", "reject"),
                     ("submission", "0123456789abcdef0123"),
+                    ("text", "a comment"),
+                    ("status", "cancelled"),
+                    ("technician", ""),
+                    ("start", "2026-03-01T09:00"),
+                    ("end", "2026-03-01T10:00"),
                 ],
             )
             .await
@@ -296,7 +310,7 @@ async fn another_tenants_objects_are_not_found(t: TestDb) {
             r.path
         );
         let before = not_found_entries(&d.app.t).await;
-        let status = ask_for(&mut b, &d.app.base, r, theirs, &csrf, &token).await;
+        let status = ask_for(&mut b, &d.app.base, r, &|_| theirs, &csrf, &token).await;
         assert_eq!(
             status, 404,
             "{} {} with another tenant's id",
@@ -377,6 +391,33 @@ async fn another_accounts_objects_are_not_found(t: TestDb) {
     )
     .await;
     let t_id = d.db.tenant_id().0;
+    let bos_request = count(
+        &d.app.t,
+        &format!(
+            "INSERT INTO service_requests (tenant_id, number, account_id, equipment_id, priority, \
+               problem_type, description, created_at, updated_at) \
+             VALUES ({t_id}, 900, {}, {}, 'normal', 'other', 'Bravo''s', 0, 0) RETURNING id",
+            d.other_account.0, equipment.0
+        ),
+    )
+    .await;
+    let bos_file = count(
+        &d.app.t,
+        &format!(
+            "INSERT INTO files (tenant_id, storage_name, original_name, content_type, size_bytes, sha256, created_at) \
+             VALUES ({t_id}, 'bo.pdf', 'bo.pdf', 'application/pdf', 1, '{}', 0) RETURNING id",
+            "1".repeat(64)
+        ),
+    )
+    .await;
+    count(
+        &d.app.t,
+        &format!(
+            "INSERT INTO service_request_attachments (tenant_id, request_id, file_id) \
+             VALUES ({t_id}, {bos_request}, {bos_file}) RETURNING file_id"
+        ),
+    )
+    .await;
     let bos_reading = count(
         &d.app.t,
         &format!(
@@ -405,21 +446,19 @@ async fn another_accounts_objects_are_not_found(t: TestDb) {
         ),
     )
     .await;
-    let id_for = |path: &str| -> i64 {
-        if path.contains("{equipment}") {
-            equipment.0
-        } else if path.contains("{meter_photo}") {
-            photo
-        } else if path.contains("{user}") {
-            bo.0
-        } else if path.contains("{api_token}") {
-            bos_token_id
-        } else if path.contains("{notification}") {
-            bos_notification
-        } else if path.contains("{reading}") {
-            bos_reading
-        } else {
-            panic!("{path}: which of another account's objects does it name? add it here")
+    let id_for = |param: &str| -> i64 {
+        match param {
+            "equipment" => equipment.0,
+            "meter_photo" => photo,
+            "user" => bo.0,
+            "api_token" => bos_token_id,
+            "notification" => bos_notification,
+            "reading" => bos_reading,
+            "request" => bos_request,
+            "file" => bos_file,
+            other => {
+                panic!("{{{other}}}: which of another account's objects does it name? add it here")
+            }
         }
     };
     let token = full_token(&d, "cy@acme.test").await;
@@ -443,7 +482,7 @@ async fn another_accounts_objects_are_not_found(t: TestDb) {
             continue; // refused for the permission, before any object is looked up
         }
         let before = not_found_entries(&d.app.t).await;
-        let status = ask_for(&mut b, &d.app.base, r, id_for(r.path), &csrf, &token).await;
+        let status = ask_for(&mut b, &d.app.base, r, &id_for, &csrf, &token).await;
         assert_eq!(
             status, 404,
             "{} {} with another account's id",

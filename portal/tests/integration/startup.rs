@@ -165,7 +165,7 @@ async fn an_unmigrated_database_reports_its_pending_migrations() {
     let db = Db::connect(&url, &ConnectOptions::default(), clock())
         .await
         .unwrap();
-    assert_eq!(db.pending_migrations().await.unwrap(), [1, 2, 3]);
+    assert_eq!(db.pending_migrations().await.unwrap(), [1, 2, 3, 4]);
     db.migrate().await.unwrap();
     assert!(db.pending_migrations().await.unwrap().is_empty());
 }

@@ -1,0 +1,23 @@
+// Small progressive enhancements; every page works without them.
+// Previews of chosen photos before a form is sent (<input type=file data-preview=ID>).
+document.addEventListener("change", function (event) {
+  var input = event.target;
+  if (!(input instanceof HTMLInputElement) || !input.dataset.preview) return;
+  var box = document.getElementById(input.dataset.preview);
+  if (!box) return;
+  box.replaceChildren();
+  Array.from(input.files || []).forEach(function (file) {
+    var figure = document.createElement("figure");
+    if (file.type === "image/jpeg" || file.type === "image/png") {
+      var img = document.createElement("img");
+      img.src = URL.createObjectURL(file);
+      img.alt = file.name;
+      img.width = 120;
+      figure.appendChild(img);
+    }
+    var caption = document.createElement("figcaption");
+    caption.textContent = file.name;
+    figure.appendChild(caption);
+    box.appendChild(figure);
+  });
+});
