@@ -97,7 +97,7 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Photo, PhotoError> {
 
 /// Whether a JPEG's scan data ends: an end-of-image marker after the first start-of-scan
 /// (an EXIF thumbnail before it has its own; phones may append data after it).
-fn jpeg_complete(bytes: &[u8]) -> bool {
+pub fn jpeg_complete(bytes: &[u8]) -> bool {
     let Some(scan) = bytes.windows(2).position(|w| w == [0xff, 0xda]) else {
         return false;
     };

@@ -95,6 +95,10 @@ const PREVIEW_EDGE: u32 = 240;
 /// A small JPEG preview of an image, decoded under memory limits; `None` when the image cannot
 /// be decoded within them.
 pub fn preview(bytes: &[u8]) -> Option<Vec<u8>> {
+    // a cut JPEG decodes "fine", grey where the data ran out: refused, as meter photos are
+    if Kind::sniff(bytes) == Some(Kind::Jpeg) && !ingest::photo::decode::jpeg_complete(bytes) {
+        return None;
+    }
     let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .ok()?;
@@ -113,7 +117,12 @@ pub fn preview(bytes: &[u8]) -> Option<Vec<u8>> {
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(256 * 1024 * 1024);
     reader.limits(limits);
-    let picture = reader.decode().ok()?;
+    let mut decoder = reader.into_decoder().ok()?;
+    let orientation = image::ImageDecoder::orientation(&mut decoder).ok();
+    let mut picture = image::DynamicImage::from_decoder(decoder).ok()?;
+    if let Some(o) = orientation {
+        picture.apply_orientation(o);
+    }
     let small = picture.thumbnail(PREVIEW_EDGE, PREVIEW_EDGE).to_rgb8();
     let mut out = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80)

@@ -88,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         // Each route has its own body limit (routes.rs); axum's extractor limit is off so that
         // it is the one limit.
         .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn(explain_too_large))
         .layer(axum::middleware::map_response(security_headers))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -118,6 +119,27 @@ async fn security_headers(mut response: Response) -> Response {
     );
     set(h, "cache-control", "no-store");
     response
+}
+
+/// A body over a route's limit is refused before it is read (`tower_http`'s limit answers 413
+/// with a bare "length limit exceeded"); say it in words people and programs can use.
+async fn explain_too_large(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let response = next.run(req).await;
+    let bare = response.status() == StatusCode::PAYLOAD_TOO_LARGE
+        && response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_none_or(|ct| ct.to_str().is_ok_and(|ct| ct.starts_with("text/plain")));
+    if !bare {
+        return response;
+    }
+    let message = "That is larger than this server accepts (attachments and photos: 10 MB each). Nothing was stored.";
+    if api {
+        ApiError::TooLarge(message.into()).into_response()
+    } else {
+        crate::web::error_page(StatusCode::PAYLOAD_TOO_LARGE, message)
+    }
 }
 
 async fn not_found(uri: axum::http::Uri) -> Response {

@@ -349,6 +349,7 @@ async fn detail_page(
     session: &ActiveSession,
     id: i64,
     error: String,
+    notice: Option<String>,
     status: StatusCode,
 ) -> Response {
     let p = &session.principal;
@@ -404,7 +405,7 @@ async fn detail_page(
     web::render(
         status,
         &DetailPage {
-            chrome: Chrome::signed_in(state, session).await.with_notice(None),
+            chrome: Chrome::signed_in(state, session).await.with_notice(notice),
             csrf: session.csrf.clone(),
             status: label(STATUSES, &r.status),
             priority: label(PRIORITIES, &r.priority),
@@ -443,8 +444,10 @@ pub async fn detail(
     State(state): State<AppState>,
     session: ActiveSession,
     Path(id): Path<i64>,
+    Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
-    detail_page(&state, &session, id, String::new(), StatusCode::OK).await
+    let notice = web::notice_of(&query);
+    detail_page(&state, &session, id, String::new(), notice, StatusCode::OK).await
 }
 
 /// After an action on one request: back to it, or its page with the refusal.
@@ -462,7 +465,15 @@ async fn after(
             web::see_other(&format!("/requests/{id}"), None)
         }
         Err(ApiError::Invalid(m)) => {
-            detail_page(state, session, id, m, StatusCode::UNPROCESSABLE_ENTITY).await
+            detail_page(
+                state,
+                session,
+                id,
+                m,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(e) => failure(e),
     }

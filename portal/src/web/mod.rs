@@ -184,6 +184,11 @@ const NOTICES: &[(&str, &str)] = &[
         "preferences-saved",
         "Your notification settings were saved.",
     ),
+    ("review-decided", "The decision was saved."),
+    (
+        "request-sent",
+        "Your request was sent. You will be told at each step.",
+    ),
 ];
 
 /// After a successful post: to the next page (303, so a reload does not post again), with the
@@ -291,6 +296,44 @@ pub fn notice_of(query: &BTreeMap<String, String>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every confirmation a page redirects with is one the next page can show.
+    #[test]
+    #[allow(clippy::disallowed_methods)] // the crate's own small source files
+    fn every_notice_code_used_is_known() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut stack = vec![src];
+        let mut used = 0;
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                for call in text.split("see_other(").skip(1) {
+                    let call: String = call.chars().take(200).collect();
+                    if let Some(code) = call
+                        .split("Some(\"")
+                        .nth(1)
+                        .and_then(|c| c.split('"').next())
+                    {
+                        used += 1;
+                        assert!(
+                            NOTICES.iter().any(|(c, _)| *c == code),
+                            "{}: notice '{code}' is not in NOTICES",
+                            path.display()
+                        );
+                    }
+                }
+            }
+        }
+        assert!(
+            used > 10,
+            "only {used} notices found: is the scan still reading the calls?"
+        );
+    }
 
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {

@@ -23,6 +23,7 @@ mod routes;
 mod schema;
 mod schema_equivalence;
 mod secrets;
+mod service;
 mod sign_in;
 mod silence;
 mod startup;
