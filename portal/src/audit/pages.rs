@@ -82,7 +82,7 @@ pub async fn trail(
             .iter()
             .map(|e| Row {
                 seq: e.seq,
-                when: web::when(e.occurred_at),
+                when: p.formats.when(e.occurred_at),
                 who: who(e),
                 action: e.action.clone(),
                 entity: match &e.entity_id {

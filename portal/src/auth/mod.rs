@@ -39,6 +39,8 @@ pub struct Principal {
     pub via: Via,
     /// Where the request came from (for the audit trail).
     pub client: Client,
+    /// How this person reads times and numbers (pages only; the API speaks plain values).
+    pub formats: crate::web::formats::Formats,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -166,6 +166,7 @@ impl Db {
                     permissions,
                     via: Via::ApiToken(id),
                     client: client.clone(),
+                    formats: user.formats,
                 })
             })
             .await

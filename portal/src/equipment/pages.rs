@@ -100,14 +100,14 @@ pub async fn list(
                     .map(|v| {
                         format!(
                             "{} ({})",
-                            chart::grouped(v.max(0) as u64),
-                            web::when(r.last_total_at.unwrap_or(0))
+                            p.formats.number(v),
+                            p.formats.when(r.last_total_at.unwrap_or(0))
                         )
                     })
                     .unwrap_or_else(|| "—".into()),
                 last_report: r
                     .last_reported_at
-                    .map(web::when)
+                    .map(|t| p.formats.when(t))
                     .unwrap_or_else(|| "never".into()),
                 flags,
             }
@@ -209,7 +209,10 @@ pub async fn detail(
         .iter()
         .map(|b: &Bar| Month {
             label: b.label.clone(),
-            value: b.value.map(chart::grouped).unwrap_or_else(|| "—".into()),
+            value: b
+                .value
+                .map(|v| p.formats.number(crate::readings::submit::saturating(v)))
+                .unwrap_or_else(|| "—".into()),
         })
         .collect();
     web::ok(&DetailPage {
@@ -218,6 +221,7 @@ pub async fn detail(
         chart: chart::bars(
             &format!("Pages printed per month by {title}"),
             &d.monthly_total,
+            &p.formats,
         ),
         months,
         serial: d.equipment.serial.to_string(),
@@ -227,7 +231,7 @@ pub async fn detail(
         last_report: d
             .equipment
             .last_reported_at
-            .map(web::when)
+            .map(|t| p.formats.when(t))
             .unwrap_or_else(|| "never".into()),
         can_submit: p.permissions.contains(&Permission::ReadingsSubmit),
         supplies: d
@@ -248,7 +252,7 @@ pub async fn detail(
                 code: a.code,
                 severity: a.severity,
                 description: a.description,
-                since: web::when(a.first_seen_at),
+                since: p.formats.when(a.first_seen_at),
             })
             .collect(),
         show_readings: p.permissions.contains(&Permission::ReadingsRead),
@@ -257,9 +261,9 @@ pub async fn detail(
             .iter()
             .map(|r| ReadingRow {
                 id: r.id.0,
-                read_at: web::when(r.read_at),
+                read_at: p.formats.when(r.read_at),
                 kind: r.meter_kind.to_string(),
-                value: chart::grouped(r.value.get().max(0) as u64),
+                value: p.formats.number(r.value.get()),
                 source: r.source.to_string(),
                 status: r.status.to_string(),
                 reasons: reasons_text(&r.reasons),

@@ -6,6 +6,7 @@ use super::{Channel, EVENTS, NotificationView};
 use crate::auth::session::ActiveSession;
 use crate::http::AppState;
 use crate::http::form::Form;
+use crate::web::formats::Formats;
 use crate::web::{self, Chrome};
 use askama::Template;
 use axum::body::Bytes;
@@ -28,12 +29,12 @@ struct Item {
     csrf: String,
 }
 
-fn item(n: NotificationView, csrf: &str) -> Item {
+fn item(n: NotificationView, csrf: &str, f: &Formats) -> Item {
     Item {
         id: n.id,
         title: n.title,
         body: n.body,
-        when: web::when(n.created_at),
+        when: f.when(n.created_at),
         link: n.link,
         unread: n.read_at.is_none(),
         csrf: csrf.to_owned(),
@@ -89,7 +90,10 @@ pub async fn centre(
     web::ok(&CentrePage {
         chrome: Chrome::signed_in(&state, &session).await,
         csrf: session.csrf.clone(),
-        items: notes.into_iter().map(|n| item(n, &session.csrf)).collect(),
+        items: notes
+            .into_iter()
+            .map(|n| item(n, &session.csrf, &p.formats))
+            .collect(),
         last_id,
         older,
     })
@@ -175,7 +179,7 @@ pub async fn stream(
         ),
         move |n| {
             let (db, csrf) = (db.clone(), csrf.clone());
-            async move { fragment_events(&db, p.tenant, p.user, n, &csrf).await }
+            async move { fragment_events(&db, p.tenant, p.user, p.formats, n, &csrf).await }
         },
     );
     let events = futures::StreamExt::flat_map(events, futures::stream::iter);
@@ -188,6 +192,7 @@ async fn fragment_events(
     db: &crate::db::Db,
     tenant: ingest::ids::TenantId,
     user: crate::ids::UserId,
+    formats: Formats,
     n: Result<NotificationView, crate::db::DbError>,
     csrf: &str,
 ) -> Vec<Result<Event, Infallible>> {
@@ -199,9 +204,11 @@ async fn fragment_events(
         }
     };
     let id = n.id;
-    let html = ItemFragment { n: item(n, csrf) }
-        .render()
-        .unwrap_or_default();
+    let html = ItemFragment {
+        n: item(n, csrf, &formats),
+    }
+    .render()
+    .unwrap_or_default();
     let mut out = vec![Ok(Event::default()
         .event("notification")
         .id(id.to_string())

@@ -250,7 +250,7 @@ pub async fn confirm(
     .await;
     match confirmed {
         Ok(done) => {
-            let o = crate::readings::pages::outcome_of(&done.result);
+            let o = crate::readings::pages::outcome_of(&done.result, &p.formats);
             web::ok(&ResultPage {
                 chrome: Chrome::signed_in(&state, &session).await,
                 outcome: o,

@@ -13,6 +13,7 @@ use crate::auth::{Permission, Principal, SessionPolicy, Via};
 use crate::db::{DbError, TenantDb};
 use crate::secrets::Keyring;
 use crate::users::Profile;
+use crate::web::formats::Formats;
 use std::collections::BTreeSet;
 
 #[derive(Debug, thiserror::Error)]
@@ -58,14 +59,24 @@ pub async fn update(db: &TenantDb, me: &Principal, p: &Profile) -> Result<(), Db
             ("user", Some(me.user.to_string())),
             None,
             serde_json::json!({
-                "before": { "display_name": before.display_name, "locale": before.locale, "time_zone": before.time_zone },
-                "after": { "display_name": p.display_name, "locale": p.locale, "time_zone": p.time_zone },
+                "before": described(&before.display_name, &before.locale, &before.formats),
+                "after": described(&p.display_name, &p.locale, &p.formats),
             }),
         )
         .await?;
         Ok(())
     })
     .await
+}
+
+fn described(name: &str, locale: &str, f: &Formats) -> serde_json::Value {
+    serde_json::json!({
+        "display_name": name,
+        "locale": locale,
+        "time_zone": f.zone.name(),
+        "date_format": f.date.code(),
+        "number_format": f.number.code(),
+    })
 }
 
 /// Checks the current password, counting the attempt (the same limit as strangers' sign-in

@@ -6,13 +6,15 @@ use crate::auth::session::ActiveSession;
 use crate::auth::{SessionStage, totp};
 use crate::http::form::Form;
 use crate::http::{AppState, cookies, with_cookies};
-use crate::users::{LOCALES, Profile};
+use crate::users::{LOCALES, Profile, ProfileInput};
+use crate::web::formats::{DATE_STYLES, DateStyle, NUMBER_STYLES, NumberStyle};
 use crate::web::{self, Chrome, FieldErrors};
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use ingest::domain::ParseError;
 use std::collections::BTreeMap;
 
 struct SessionRow {
@@ -42,6 +44,12 @@ struct ProfilePage {
     locale: String,
     locales: &'static [(&'static str, &'static str)],
     time_zone: String,
+    /// Every zone name of the tz database, offered as the field is typed.
+    zones: Vec<&'static str>,
+    date_format: String,
+    date_formats: &'static [(DateStyle, &'static str, &'static str)],
+    number_format: String,
+    number_formats: &'static [(NumberStyle, &'static str, &'static str)],
     errors: FieldErrors,
     two_factor: bool,
     staff_must_use_two_factor: bool,
@@ -54,7 +62,7 @@ struct ProfilePage {
 /// What a failed post wants shown again instead of what is stored.
 #[derive(Default)]
 struct Draft {
-    profile: Option<(String, String, String)>,
+    profile: Option<ProfileInput>,
     errors: FieldErrors,
     new_token: Option<String>,
     notice: Option<String>,
@@ -90,26 +98,35 @@ async fn profile_page(
             );
         }
     };
-    let (display_name, locale, time_zone) =
-        draft
-            .profile
-            .unwrap_or((user.display_name, user.locale, user.time_zone));
+    let shown = draft.profile.unwrap_or_else(|| ProfileInput {
+        display_name: user.display_name,
+        locale: user.locale,
+        time_zone: user.formats.zone.name().to_owned(),
+        date_format: user.formats.date.code().to_owned(),
+        number_format: user.formats.number.code().to_owned(),
+    });
+    let f = &me.formats;
     let page = ProfilePage {
         chrome: Chrome::signed_in(state, s).await.with_notice(draft.notice),
         csrf: s.csrf.clone(),
         email: user.email.as_str().to_owned(),
-        display_name,
-        locale,
+        display_name: shown.display_name,
+        locale: shown.locale,
         locales: LOCALES,
-        time_zone,
+        time_zone: shown.time_zone,
+        zones: chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect(),
+        date_format: shown.date_format,
+        date_formats: DATE_STYLES,
+        number_format: shown.number_format,
+        number_formats: NUMBER_STYLES,
         errors: draft.errors,
         two_factor,
         staff_must_use_two_factor: required && me.is_staff(),
         sessions: sessions
             .into_iter()
             .map(|x| SessionRow {
-                created_at: web::when(x.created_at),
-                last_seen_at: web::when(x.last_seen_at),
+                created_at: f.when(x.created_at),
+                last_seen_at: f.when(x.last_seen_at),
                 ip: x.ip.unwrap_or_default(),
                 user_agent: x.user_agent.unwrap_or_default(),
                 current: x.id == s.id.0,
@@ -121,10 +138,10 @@ async fn profile_page(
                 id: t.id,
                 name: t.name,
                 permissions: t.permissions.join(" "),
-                created_at: web::when(t.created_at),
+                created_at: f.when(t.created_at),
                 last_used_at: t
                     .last_used_at
-                    .map(web::when)
+                    .map(|at| f.when(at))
                     .unwrap_or_else(|| "never".into()),
                 revoked: t.revoked_at.is_some(),
             })
@@ -183,32 +200,38 @@ pub async fn update(
         Err(e) => return profile_page(&state, &session, invalid(e, "display_name"), status).await,
     };
     let fields = (|| {
-        Ok::<_, crate::http::form::FormError>((
-            form.optional("display_name")?
-                .unwrap_or_default()
-                .to_owned(),
-            form.optional("locale")?.unwrap_or("en").to_owned(),
-            form.optional("time_zone")?.unwrap_or("UTC").to_owned(),
-        ))
+        let field = |name: &str, default: &str| {
+            Ok::<_, crate::http::form::FormError>(
+                form.optional(name)?.unwrap_or(default).to_owned(),
+            )
+        };
+        Ok::<_, crate::http::form::FormError>(ProfileInput {
+            display_name: field("display_name", "")?,
+            locale: field("locale", "en")?,
+            time_zone: field("time_zone", "UTC")?,
+            date_format: field("date_format", "iso")?,
+            number_format: field("number_format", "en")?,
+        })
     })();
-    let (name, locale, tz) = match fields {
+    let input = match fields {
         Ok(x) => x,
         Err(e) => return profile_page(&state, &session, invalid(e, "display_name"), status).await,
     };
-    let profile = match Profile::parse(&name, &locale, &tz) {
+    let profile = match Profile::parse(&input) {
         Ok(p) => p,
         Err(e) => {
             let field = match &e {
-                ingest::domain::ParseError::Invalid {
-                    what: "language", ..
-                } => "locale",
-                ingest::domain::ParseError::Invalid {
-                    what: "time zone", ..
-                } => "time_zone",
+                ParseError::Invalid { what, .. } => match *what {
+                    "language" => "locale",
+                    "time zone" => "time_zone",
+                    "date format" => "date_format",
+                    "number format" => "number_format",
+                    _ => "display_name",
+                },
                 _ => "display_name",
             };
             let mut draft = invalid(e, field);
-            draft.profile = Some((name, locale, tz));
+            draft.profile = Some(input);
             return profile_page(&state, &session, draft, status).await;
         }
     };

@@ -9,7 +9,9 @@ use crate::equipment::views::visible_equipment;
 use crate::http::form::Form;
 use crate::http::{ApiError, AppState};
 use crate::ids::ReadingId;
-use crate::web::{self, Chrome, chart};
+use crate::readings::submit::saturating;
+use crate::web::formats::Formats;
+use crate::web::{self, Chrome};
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -99,9 +101,9 @@ pub async fn evidence(
         equipment_id: device.id.0,
         device: format!("{} {} ({})", device.make, device.model, device.serial),
         kind: reading.meter_kind.to_string(),
-        value: chart::grouped(reading.value.get().max(0) as u64),
-        read_at: web::when(reading.read_at),
-        received_at: web::when(reading.received_at),
+        value: p.formats.number(reading.value.get()),
+        read_at: p.formats.when(reading.read_at),
+        received_at: p.formats.when(reading.received_at),
         source: reading.source.to_string(),
         status: reading.status.to_string(),
         reasons: reading.reasons.iter().map(|r| r.message.clone()).collect(),
@@ -131,7 +133,7 @@ pub(crate) struct Outcome {
     pub(crate) details: Vec<String>,
 }
 
-pub(crate) fn outcome_of(result: &ingest::wire::ObservationResult) -> Outcome {
+pub(crate) fn outcome_of(result: &ingest::wire::ObservationResult, f: &Formats) -> Outcome {
     use ingest::wire::ResultOutcome::*;
     let details: Vec<String> = result
         .counters
@@ -140,7 +142,14 @@ pub(crate) fn outcome_of(result: &ingest::wire::ObservationResult) -> Outcome {
             c.reasons
                 .iter()
                 .filter(|r| r.outcome != ingest::domain::Outcome::Note)
-                .map(move |r| format!("{} {}: {}", c.kind, chart::grouped(c.value), r.message))
+                .map(move |r| {
+                    format!(
+                        "{} {}: {}",
+                        c.kind,
+                        f.number(saturating(c.value)),
+                        r.message
+                    )
+                })
         })
         .chain(result.reasons.iter().map(|r| r.message.clone()))
         .collect();
@@ -239,8 +248,8 @@ async fn meters_page(
                     .map(|v| {
                         format!(
                             "{} ({})",
-                            chart::grouped(v.max(0) as u64),
-                            web::when(r.last_total_at.unwrap_or(0))
+                            p.formats.number(v),
+                            p.formats.when(r.last_total_at.unwrap_or(0))
                         )
                     })
                     .unwrap_or_else(|| "none yet".into()),
@@ -371,7 +380,7 @@ pub async fn submit_meters(
         Ok(done) => {
             state.notified.users(p.tenant, &done.notified);
             let rejected = done.result.outcome == ingest::wire::ResultOutcome::Rejected;
-            let outcome = outcome_of(&done.result);
+            let outcome = outcome_of(&done.result, &p.formats);
             let (values, status) = if rejected {
                 (values, StatusCode::UNPROCESSABLE_ENTITY)
             } else {

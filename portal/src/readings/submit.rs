@@ -161,14 +161,20 @@ pub async fn submit(
     Ok(Submitted { result, notified })
 }
 
-/// "total 123 456, mono 100 000" for messages.
+/// "total 123,456, mono 100,000" for messages written once for many readers.
 pub fn counters_text(result: &ObservationResult) -> String {
+    let f = crate::web::formats::Formats::default();
     result
         .counters
         .iter()
-        .map(|c| format!("{} {}", c.kind, crate::web::chart::grouped(c.value)))
+        .map(|c| format!("{} {}", c.kind, f.number(saturating(c.value))))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A counter as the signed number the formats group (counters never come near `i64::MAX`).
+pub(crate) fn saturating(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

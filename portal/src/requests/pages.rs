@@ -8,6 +8,7 @@ use crate::auth::session::ActiveSession;
 use crate::http::form::Form;
 use crate::http::{ApiError, AppState};
 use crate::ids::{EquipmentId, UserId};
+use crate::web::formats::Formats;
 use crate::web::{self, Chrome};
 use askama::Template;
 use axum::body::Bytes;
@@ -80,12 +81,12 @@ pub async fn list(
         staff: p.is_staff(),
         can_create: p.permissions.contains(&Permission::RequestsCreate),
         open_only,
-        rows: rows.into_iter().map(row).collect(),
+        rows: rows.into_iter().map(|r| row(r, &p.formats)).collect(),
         older,
     })
 }
 
-fn row(r: RequestView) -> Row {
+fn row(r: RequestView, f: &Formats) -> Row {
     Row {
         id: r.id,
         number: r.number,
@@ -95,7 +96,7 @@ fn row(r: RequestView) -> Row {
         priority: r.priority,
         status: label(STATUSES, &r.status),
         technician: r.technician.unwrap_or_default(),
-        opened: web::when(r.created_at),
+        opened: f.when(r.created_at),
     }
 }
 
@@ -399,7 +400,7 @@ async fn detail_page(
         Vec::new()
     };
     let visit = match (r.scheduled_start, r.scheduled_end) {
-        (Some(a), Some(b)) => format!("{} – {}", web::when(a), web::when(b)),
+        (Some(a), Some(b)) => format!("{} – {}", p.formats.when(a), p.formats.when(b)),
         _ => String::new(),
     };
     web::render(
@@ -426,7 +427,7 @@ async fn detail_page(
             events: events
                 .iter()
                 .map(|e| Item {
-                    when: web::when(e.created_at),
+                    when: p.formats.when(e.created_at),
                     author: e.author.clone().unwrap_or_else(|| "the device".into()),
                     text: event_text(e),
                     internal: e.internal,
@@ -572,13 +573,15 @@ pub async fn assign(
     after(&state, &session, id, done).await
 }
 
-/// `YYYY-MM-DDTHH:MM` (what a datetime-local field sends), read as UTC.
-pub(crate) fn parse_local_minute(raw: &str) -> Result<i64, ApiError> {
-    chrono::NaiveDateTime::parse_from_str(raw.trim(), "%Y-%m-%dT%H:%M")
-        .map(|d| d.and_utc().timestamp_millis())
-        .map_err(|_| {
-            ApiError::Invalid(format!("'{raw}' is not a date and time (YYYY-MM-DDTHH:MM)"))
-        })
+/// `YYYY-MM-DDTHH:MM` (what a datetime-local field sends), on the clock of the person typing.
+fn parse_local_minute(f: &Formats, raw: &str) -> Result<i64, ApiError> {
+    f.parse_local(raw).ok_or_else(|| {
+        ApiError::Invalid(format!(
+            "'{}' is not a date and time on your clock ({}; YYYY-MM-DDTHH:MM)",
+            raw.chars().take(40).collect::<String>(),
+            f.zone.name()
+        ))
+    })
 }
 
 pub async fn schedule(
@@ -593,8 +596,8 @@ pub async fn schedule(
         Ok(f) => {
             let get = |n: &str| f.optional(n).ok().flatten().unwrap_or_default().to_owned();
             match (
-                parse_local_minute(&get("start")),
-                parse_local_minute(&get("end")),
+                parse_local_minute(&p.formats, &get("start")),
+                parse_local_minute(&p.formats, &get("end")),
             ) {
                 (Ok(a), Ok(b)) => {
                     work::schedule(&state.db.tenant(p.tenant), p, RequestId(id), a, b).await
@@ -760,7 +763,10 @@ pub async fn dispatch(State(state): State<AppState>, session: ActiveSession) -> 
                     account: r.account.clone(),
                     priority: r.priority.clone(),
                     technician: r.technician.clone().unwrap_or_default(),
-                    visit: r.scheduled_start.map(web::when).unwrap_or_default(),
+                    visit: r
+                        .scheduled_start
+                        .map(|t| p.formats.when(t))
+                        .unwrap_or_default(),
                 })
                 .collect(),
         }

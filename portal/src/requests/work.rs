@@ -435,8 +435,8 @@ pub async fn schedule(
     tx.set_request_schedule(id, start, end).await?;
     let when = format!(
         "Visit scheduled {} – {}",
-        crate::web::when(start),
-        crate::web::when(end)
+        crate::web::when_utc(start),
+        crate::web::when_utc(end)
     );
     tx.add_event(id, "schedule", None, None, Some(&when), false, Some(p.user))
         .await?;

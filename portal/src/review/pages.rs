@@ -4,7 +4,7 @@ use super::{Decision, ReviewItemId};
 use crate::auth::session::ActiveSession;
 use crate::http::AppState;
 use crate::http::form::Form;
-use crate::web::{self, Chrome, chart};
+use crate::web::{self, Chrome};
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -64,8 +64,8 @@ async fn queue(
                     equipment_id: i.equipment_id.0,
                     serial: i.serial,
                     kind: i.meter_kind.to_string(),
-                    value: chart::grouped(i.value.get().max(0) as u64),
-                    read_at: web::when(i.read_at),
+                    value: p.formats.number(i.value.get()),
+                    read_at: p.formats.when(i.read_at),
                     source: i.source.to_string(),
                     reasons: i.reasons.into_iter().map(|r| r.message).collect(),
                 })

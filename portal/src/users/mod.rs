@@ -10,6 +10,8 @@ mod store;
 
 use crate::ids::{AccountId, RoleId, UserId};
 use crate::tenants::parse_name;
+use crate::web::formats::{self, DateStyle, Formats, NumberStyle};
+use chrono_tz::Tz;
 use ingest::domain::{EmailAddress, ParseError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +38,7 @@ pub struct User {
     pub display_name: String,
     pub status: String,
     pub locale: String,
-    pub time_zone: String,
+    pub formats: Formats,
     pub created_at: i64,
     pub last_login_at: Option<i64>,
 }
@@ -83,15 +85,26 @@ pub struct Role {
 pub struct Profile {
     pub display_name: String,
     pub locale: String,
-    pub time_zone: String,
+    /// How times and numbers are shown to this person.
+    pub formats: Formats,
 }
 
 /// The languages the portal speaks.
 pub const LOCALES: &[(&str, &str)] = &[("en", "English"), ("de", "Deutsch"), ("fr", "Français")];
 
+/// What a profile form or body holds, unchecked.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileInput {
+    pub display_name: String,
+    pub locale: String,
+    pub time_zone: String,
+    pub date_format: String,
+    pub number_format: String,
+}
+
 impl Profile {
-    pub fn parse(display_name: &str, locale: &str, time_zone: &str) -> Result<Self, ParseError> {
-        let locale = locale.trim();
+    pub fn parse(raw: &ProfileInput) -> Result<Self, ParseError> {
+        let locale = raw.locale.trim();
         if !LOCALES.iter().any(|(code, _)| *code == locale) {
             return Err(ParseError::Invalid {
                 what: "language",
@@ -99,36 +112,45 @@ impl Profile {
                 why: "choose one of the listed languages",
             });
         }
+        let date = DateStyle::parse(&raw.date_format).ok_or_else(|| ParseError::Invalid {
+            what: "date format",
+            value: raw.date_format.escape_debug().to_string(),
+            why: "choose one of the listed date formats",
+        })?;
+        let number = NumberStyle::parse(&raw.number_format).ok_or_else(|| ParseError::Invalid {
+            what: "number format",
+            value: raw.number_format.escape_debug().to_string(),
+            why: "choose one of the listed number formats",
+        })?;
         Ok(Profile {
-            display_name: parse_name("display name", display_name)?,
+            display_name: parse_name("display name", &raw.display_name)?,
             locale: locale.to_owned(),
-            time_zone: parse_time_zone(time_zone)?,
+            formats: Formats {
+                zone: parse_time_zone(&raw.time_zone)?,
+                date,
+                number,
+            },
         })
     }
 }
 
-/// An IANA time zone name (`Europe/Berlin`, `America/Argentina/Buenos_Aires`) or `UTC`.
-/// Checked for shape here; the names themselves are the tz database's.
-pub fn parse_time_zone(raw: &str) -> Result<String, ParseError> {
+/// A time zone of the tz database (`Europe/Berlin`, `America/Argentina/Buenos_Aires`, `UTC`),
+/// spelt as the database spells it.
+pub fn parse_time_zone(raw: &str) -> Result<Tz, ParseError> {
     let s = raw.trim();
-    let part_ok = |p: &str| {
-        !p.is_empty()
-            && p.len() <= 30
-            && p.starts_with(|c: char| c.is_ascii_uppercase())
-            && p.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_-+".contains(c))
-    };
-    let parts: Vec<&str> = s.split('/').collect();
-    let ok =
-        s == "UTC" || (parts.len() >= 2 && parts.len() <= 3 && parts.iter().all(|p| part_ok(p)));
-    if !ok {
-        return Err(ParseError::Invalid {
+    match formats::parse_zone(s) {
+        Some(zone) if zone.name() == s => Ok(zone),
+        _ => Err(ParseError::Invalid {
             what: "time zone",
-            value: s.escape_debug().to_string(),
+            value: s
+                .chars()
+                .take(64)
+                .collect::<String>()
+                .escape_debug()
+                .to_string(),
             why: "write it as Area/City, e.g. Europe/Berlin, or UTC",
-        });
+        }),
     }
-    Ok(s.to_owned())
 }
 
 #[cfg(test)]
@@ -137,10 +159,29 @@ mod tests {
 
     #[test]
     fn profiles_are_checked() {
-        let p = Profile::parse(" Ada Lovelace ", "de", "Europe/Berlin").unwrap();
+        let input = |name: &str, locale: &str, tz: &str, date: &str, number: &str| ProfileInput {
+            display_name: name.into(),
+            locale: locale.into(),
+            time_zone: tz.into(),
+            date_format: date.into(),
+            number_format: number.into(),
+        };
+        let p = Profile::parse(&input(
+            " Ada Lovelace ",
+            "de",
+            "Europe/Berlin",
+            "dotted",
+            "de",
+        ))
+        .unwrap();
         assert_eq!(p.display_name, "Ada Lovelace");
-        assert!(Profile::parse("Ada\r\nBcc: x@y", "en", "UTC").is_err());
-        assert!(Profile::parse("Ada", "xx", "UTC").is_err());
+        assert_eq!(p.formats.zone, chrono_tz::Europe::Berlin);
+        assert_eq!(p.formats.date, DateStyle::Dotted);
+        assert_eq!(p.formats.number, NumberStyle::Dot);
+        assert!(Profile::parse(&input("Ada\r\nBcc: x@y", "en", "UTC", "iso", "en")).is_err());
+        assert!(Profile::parse(&input("Ada", "xx", "UTC", "iso", "en")).is_err());
+        assert!(Profile::parse(&input("Ada", "en", "UTC", "julian", "en")).is_err());
+        assert!(Profile::parse(&input("Ada", "en", "UTC", "iso", "roman")).is_err());
         for tz in ["America/Argentina/Buenos_Aires", "Etc/GMT+5", "UTC"] {
             assert!(parse_time_zone(tz).is_ok(), "{tz}");
         }
@@ -150,6 +191,7 @@ mod tests {
             "europe/berlin",
             "../etc/passwd",
             "Europe/Ber lin",
+            "Mars/Olympus_Mons",
         ] {
             assert!(parse_time_zone(tz).is_err(), "{tz}");
         }

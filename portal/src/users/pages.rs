@@ -97,7 +97,7 @@ async fn users_page(
                     status: u.status,
                     last_login: u
                         .last_login_at
-                        .map(web::when)
+                        .map(|t| by.formats.when(t))
                         .unwrap_or_else(|| "never".into()),
                     scope,
                     manageable,
@@ -134,7 +134,7 @@ async fn users_page(
             .map(|i| InvitationRow {
                 email: i.email,
                 role: i.role,
-                expires: web::when(i.expires_at),
+                expires: by.formats.when(i.expires_at),
             })
             .collect(),
         can_manage: by

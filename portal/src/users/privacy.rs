@@ -31,7 +31,9 @@ pub async fn export(db: &TenantDb, me: &Principal) -> Result<serde_json::Value, 
                 "account_id": customer_account(&u).map(|a| a.0),
                 "status": u.status,
                 "locale": u.locale,
-                "time_zone": u.time_zone,
+                "time_zone": u.formats.zone.name(),
+                "date_format": u.formats.date.code(),
+                "number_format": u.formats.number.code(),
                 "created_at": u.created_at,
                 "last_login_at": u.last_login_at,
                 "roles": roles,
@@ -102,7 +104,8 @@ impl TenantTx {
         crate::db::one_row(
             sqlx::query(
                 "UPDATE users SET email = $3, display_name = $4, password_hash = NULL, status = 'erased', \
-                   locale = 'en', time_zone = 'UTC', updated_at = $5 WHERE tenant_id = $1 AND id = $2",
+                   locale = 'en', time_zone = 'UTC', date_format = 'iso', number_format = 'en', \
+                   updated_at = $5 WHERE tenant_id = $1 AND id = $2",
             )
             .bind(t)
             .bind(user.0)

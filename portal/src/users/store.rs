@@ -2,6 +2,7 @@ use super::{NewUser, Profile, Role, User, UserKind};
 use crate::auth::Permission;
 use crate::db::{DbError, TenantTx, flag, one_row, page_limit};
 use crate::ids::{AccountId, RoleId, UserId};
+use crate::web::formats::Formats;
 use ingest::domain::EmailAddress;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -9,7 +10,8 @@ use std::collections::BTreeSet;
 
 macro_rules! user_columns {
     () => {
-        "id, kind, account_id, email, display_name, status, locale, time_zone, created_at, last_login_at"
+        "id, kind, account_id, email, display_name, status, locale, time_zone, date_format, number_format, \
+         created_at, last_login_at"
     };
 }
 
@@ -33,7 +35,11 @@ fn user(row: &AnyRow) -> Result<User, DbError> {
         display_name: row.try_get("display_name")?,
         status: row.try_get("status")?,
         locale: row.try_get("locale")?,
-        time_zone: row.try_get("time_zone")?,
+        formats: Formats::from_codes(
+            &row.try_get::<String, _>("time_zone")?,
+            &row.try_get::<String, _>("date_format")?,
+            &row.try_get::<String, _>("number_format")?,
+        ),
         created_at: row.try_get("created_at")?,
         last_login_at: row.try_get("last_login_at")?,
     })
@@ -273,14 +279,17 @@ impl TenantTx {
         let (t, now) = (self.t(), self.now_ms());
         one_row(
             sqlx::query(
-                "UPDATE users SET display_name = $3, locale = $4, time_zone = $5, updated_at = $6 \
+                "UPDATE users SET display_name = $3, locale = $4, time_zone = $5, date_format = $6, \
+                   number_format = $7, updated_at = $8 \
                  WHERE tenant_id = $1 AND id = $2",
             )
             .bind(t)
             .bind(id.0)
             .bind(&p.display_name)
             .bind(&p.locale)
-            .bind(&p.time_zone)
+            .bind(p.formats.zone.name())
+            .bind(p.formats.date.code())
+            .bind(p.formats.number.code())
             .bind(now)
             .execute(self.conn())
             .await?,

@@ -1,6 +1,8 @@
 //! Server-rendered charts: plain SVG in the page (no script, readable by screen readers via
 //! its title and a table the page shows beside it).
 
+use super::formats::Formats;
+
 /// One bar: its label and value (`None`: nothing known for it, drawn as a gap).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bar {
@@ -29,21 +31,9 @@ fn nice_ceiling(max: u64) -> u64 {
     }
 }
 
-/// Thousands separated by a thin space, as people read page counts.
-pub fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push('\u{202f}');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// A bar chart as an `<svg>` element.
-pub fn bars(title: &str, bars: &[Bar]) -> String {
+pub fn bars(title: &str, bars: &[Bar], f: &Formats) -> String {
+    let grouped = |v: u64| f.number(i64::try_from(v).unwrap_or(i64::MAX));
     let (width, height, left, bottom, top) = (640.0, 220.0, 56.0, 28.0, 12.0);
     let max = nice_ceiling(bars.iter().filter_map(|b| b.value).max().unwrap_or(0));
     let plot_h = height - bottom - top;
@@ -119,17 +109,11 @@ mod tests {
                     value: None,
                 },
             ],
+            &Formats::from_codes("UTC", "iso", "fr"),
         );
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert!(svg.contains("&lt;per&gt;") && svg.contains("&lt;Feb&gt;: no reading"));
         assert!(!svg.contains("<Feb>"));
         assert!(svg.contains("Jan: 1\u{202f}234"));
-    }
-
-    #[test]
-    fn thousands_are_grouped() {
-        assert_eq!(grouped(0), "0");
-        assert_eq!(grouped(999), "999");
-        assert_eq!(grouped(1_000_000), "1\u{202f}000\u{202f}000");
     }
 }

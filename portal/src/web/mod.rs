@@ -4,6 +4,7 @@
 //! `portal/templates/` and are compiled into the binary (askama; every value is HTML-escaped).
 
 pub mod chart;
+pub mod formats;
 
 use crate::auth::session::ActiveSession;
 use crate::auth::{Permission, Principal};
@@ -277,8 +278,9 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-/// A time as people read it (UTC until per-user time zones are shown).
-pub fn when(epoch_ms: i64) -> String {
+/// A time in text written once for many readers (a timeline entry, an e-mail): on the UTC
+/// clock and saying so. Pages show times on the reader's own clock ([`formats::Formats`]).
+pub fn when_utc(epoch_ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(epoch_ms)
         .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_default()

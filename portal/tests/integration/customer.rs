@@ -106,13 +106,56 @@ async fn customers_see_their_own_devices_with_every_readings_provenance(t: TestD
     assert!(
         // January: 10,000 → 12,500; February: 12,500 → the line to 16,000 on 4 March at
         // 1 March (15,661); March so far: the rest
-        page.contains("Jan 26: 2\u{202f}500")
-            && page.contains("Feb 26: 3\u{202f}161")
+        page.contains("Jan 26: 2,500")
+            && page.contains("Feb 26: 3,161")
             && page.contains("Mar 26: 339"),
         "{}",
         page.body
     );
     assert!(page.contains("manual") && page.contains("accepted"));
+    assert!(page.contains("2026-03-04 00:00 UTC"), "{}", page.body);
+
+    // the same page on Cy's own clock, with Cy's date order and number marks
+    let csrf = cy.session_csrf().await;
+    let r = cy
+        .post(
+            "/profile",
+            &[
+                ("csrf", &csrf),
+                ("display_name", "Cy"),
+                ("locale", "en"),
+                ("time_zone", "Europe/Berlin"),
+                ("date_format", "dotted"),
+                ("number_format", "de"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = cy.get(&format!("/equipment/{}", mine.0)).await;
+    assert!(
+        page.contains("Jan 26: 2.500")
+            && page.contains("04.03.2026 01:00 CET")
+            && page.contains("16.000"),
+        "{}",
+        page.body
+    );
+    // the API keeps plain numbers and epoch milliseconds whatever the person prefers
+    let tok = token(&d, "cy@acme.test").await;
+    let (_, body) = api(
+        &d.app.base,
+        "GET",
+        &format!("/api/v1/equipment/{}/readings", mine.0),
+        &tok,
+        None,
+    )
+    .await;
+    assert_eq!(body["readings"][0]["value"], 16_000);
+    let (_, me) = api(&d.app.base, "GET", "/api/v1/me", &tok, None).await;
+    assert_eq!(
+        (&me["time_zone"], &me["date_format"], &me["number_format"]),
+        (&json!("Europe/Berlin"), &json!("dotted"), &json!("de"))
+    );
+
     // the evidence of a reading: who typed it, and where
     let reading = count(&d.app.t, "SELECT MAX(id) FROM readings").await;
     let ev = cy.get(&format!("/readings/{reading}/evidence")).await;
@@ -298,7 +341,7 @@ async fn a_decision_reaches_the_customers_open_page(t: TestDb) {
     rev.sign_in("acme", "rev@dealer.test", PASSWORD).await;
     let queue = rev.get("/review").await;
     assert!(
-        queue.contains("E-A") && queue.contains("5\u{202f}000"),
+        queue.contains("E-A") && queue.contains("5,000"),
         "{}",
         queue.body
     );

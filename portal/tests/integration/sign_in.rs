@@ -564,7 +564,7 @@ async fn bad_form_input_is_refused_and_changes_nothing(t: TestDb) {
     let unchanged = async |d: &Dealer| {
         let u = d.db.read(async |tx| tx.user(ada).await).await.unwrap();
         assert_eq!(
-            (u.display_name.as_str(), u.time_zone.as_str()),
+            (u.display_name.as_str(), u.formats.zone.name()),
             ("Ada", "UTC")
         );
     };
@@ -607,6 +607,22 @@ async fn bad_form_input_is_refused_and_changes_nothing(t: TestDb) {
         )
         .await;
     assert_eq!(r.status, 422);
+    assert!(r.contains("Area/City"), "{}", r.body);
+    // a date format that is not offered
+    let r = b
+        .post(
+            "/profile",
+            &[
+                ("csrf", &csrf),
+                ("display_name", "Ada"),
+                ("locale", "en"),
+                ("time_zone", "UTC"),
+                ("date_format", "%s%n"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.contains("listed date formats"), "{}", r.body);
     // far too much
     let big = format!("csrf={csrf}&display_name={}", "A".repeat(70 * 1024));
     let r = b.post_raw("/profile", big.into_bytes(), &[]).await;
