@@ -231,6 +231,13 @@ impl Origin<'_> {
         }
     }
 
+    /// Whether the device itself reports through this origin, continuously: then its last
+    /// report time is what the silence check watches. People's readings and e-mail (monthly
+    /// at best) are not a sign of life of a connection.
+    fn is_live_connection(&self) -> bool {
+        matches!(self, Self::Agent(_) | Self::Mqtt { .. })
+    }
+
     fn person(&self) -> Option<i64> {
         match self {
             Self::Photo { person, .. } | Self::Manual { person, .. } => Some(*person),
@@ -667,11 +674,13 @@ async fn decide_wave<P: IngestPort>(
                 )],
             });
         }
-        reports.push(DeviceReport {
-            equipment: known.equipment_id,
-            ip: obs.device.ip.clone(),
-            at: obs.read_at,
-        });
+        if origin.is_live_connection() {
+            reports.push(DeviceReport {
+                equipment: known.equipment_id,
+                ip: obs.device.ip.clone(),
+                at: obs.read_at,
+            });
+        }
         out.push((*i, counters));
     }
     port.store_readings(&readings)

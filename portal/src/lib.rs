@@ -7,11 +7,13 @@ pub mod accounts;
 pub mod agents;
 pub mod audit;
 pub mod auth;
+pub mod collection;
 pub mod clock {
     //! Re-exported from ingest so both crates share one notion of time.
     pub use ingest::clock::{Clock, ManualClock, SystemClock};
 }
 pub mod config;
+pub mod dashboard;
 pub mod db;
 pub mod equipment;
 pub mod files;

@@ -698,6 +698,20 @@ async fn serve(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
         db.clone(),
         Duration::from_secs(3600),
     ));
+    tokio::spawn(portal::notifications::run_digests(
+        db.clone(),
+        state.config.base_url.clone(),
+        state.mail_queued.clone(),
+    ));
+    tokio::spawn(portal::collection::requests::run(
+        db.clone(),
+        portal::collection::requests::Asking {
+            base_url: state.config.base_url.clone(),
+            reply_key: state.intake.reply_key.clone(),
+            silence_ms: i64::try_from(silence.as_millis()).unwrap_or(i64::MAX),
+        },
+        state.mail_queued.clone(),
+    ));
     let app = portal::http::router(state);
     let shutdown = async move {
         portal::server::shutdown_signal().await;

@@ -116,6 +116,7 @@ async fn send_link(
                 name = user.display_name,
                 base = base_url.trim_end_matches('/'),
             ),
+            reply_to: None,
         })
         .await?;
     }

@@ -10,6 +10,10 @@ use crate::ids::{AccountId, ContractId, EquipmentId, SiteId};
 use crate::tenants::parse_name;
 use ingest::domain::{MacAddress, ParseError, SerialNumber};
 
+/// A supply at or below this percentage is low: the device is flagged and counted as low on
+/// toner (time to order before it runs out).
+pub const LOW_SUPPLY_PERCENT: i64 = 20;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Equipment {
     pub id: EquipmentId,

@@ -304,7 +304,7 @@ impl TenantTx {
                (SELECT r.read_at FROM readings r WHERE r.tenant_id = e.tenant_id AND r.equipment_id = e.id \
                   AND r.meter_kind = 'total' AND r.status = 'accepted' ORDER BY r.read_at DESC, r.id DESC LIMIT 1) AS last_total_at, \
                (SELECT COUNT(*) FROM supply_levels l WHERE l.tenant_id = e.tenant_id AND l.equipment_id = e.id \
-                  AND l.percent IS NOT NULL AND l.percent <= 20 AND l.observed_at = (SELECT MAX(m.observed_at) \
+                  AND l.percent IS NOT NULL AND l.percent <= $5 AND l.observed_at = (SELECT MAX(m.observed_at) \
                   FROM supply_levels m WHERE m.tenant_id = e.tenant_id AND m.equipment_id = e.id)) AS low_supplies, \
                (SELECT COUNT(*) FROM device_alerts d WHERE d.tenant_id = e.tenant_id AND d.equipment_id = e.id \
                   AND d.cleared_at IS NULL) AS open_alerts \
@@ -316,6 +316,7 @@ impl TenantTx {
         .bind(account.map_or(0, |a| a.0))
         .bind(after.map_or(0, |e| e.0))
         .bind(crate::db::page_limit(limit))
+        .bind(super::LOW_SUPPLY_PERCENT)
         .fetch_all(self.conn())
         .await?;
         rows.iter()

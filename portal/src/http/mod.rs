@@ -49,6 +49,12 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// How long an agent may be silent before its devices are no longer counted on to report.
+    pub fn silence_ms(&self) -> i64 {
+        i64::try_from(self.config.silence_window_hours.saturating_mul(3_600_000))
+            .unwrap_or(i64::MAX)
+    }
+
     /// The state for a database and configuration, with what they imply. Fails on a
     /// malformed `secret_key`.
     pub fn new(db: Db, config: Arc<Config>) -> Result<Self, crate::secrets::SecretError> {

@@ -164,8 +164,8 @@ impl Routes {
 /// The routes, and the router that serves them.
 pub fn route_table(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
     use crate::{
-        agents, audit, auth, equipment, mail, notifications, photos, profile, readings, requests,
-        review, roles, tenants, users,
+        agents, audit, auth, dashboard, equipment, mail, notifications, photos, profile, readings,
+        requests, review, roles, tenants, users,
     };
     use Access::{Agent, During, Public, PublicForm, SignedIn};
     let p = Access::Permission;
@@ -208,7 +208,8 @@ pub fn route_table(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
     .get("/invitations/accept", PublicForm, users::pages::accept_form)
     .post("/invitations/accept", PublicForm, users::pages::accept)
     // the signed-in user's own things
-    .get("/", SignedIn, profile::pages::home)
+    .get("/", SignedIn, dashboard::pages::home)
+    .get("/api/v1/dashboard", SignedIn, dashboard::http::get)
     .get("/profile", SignedIn, profile::pages::show)
     .post("/profile", SignedIn, profile::pages::update)
     .post(

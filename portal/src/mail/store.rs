@@ -81,30 +81,6 @@ impl TenantTx {
         Ok(allowed.map(|a| a == 1))
     }
 
-    /// A monthly meter request to a contact (the customer portal sends it); its id goes into
-    /// the reply token.
-    pub async fn create_meter_request(
-        &mut self,
-        account: crate::ids::AccountId,
-        contact: i64,
-        cycle: &str,
-        due_at: i64,
-    ) -> Result<i64, DbError> {
-        let (t, now) = (self.t(), self.now_ms());
-        Ok(sqlx::query_scalar(
-            "INSERT INTO meter_requests (tenant_id, account_id, contact_id, cycle, sent_at, due_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        )
-        .bind(t)
-        .bind(account.0)
-        .bind(contact)
-        .bind(cycle)
-        .bind(now)
-        .bind(due_at)
-        .fetch_one(self.conn())
-        .await?)
-    }
-
     /// The account a meter request went to, marking it answered.
     pub async fn answer_meter_request(&mut self, request: i64) -> Result<Option<i64>, DbError> {
         let (t, now) = (self.t(), self.now_ms());

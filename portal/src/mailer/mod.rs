@@ -19,6 +19,8 @@ pub struct Mail {
     pub to: EmailAddress,
     pub subject: String,
     pub text: String,
+    /// Where answers go, when not to the sender (a meter request's tokened address).
+    pub reply_to: Option<EmailAddress>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +29,8 @@ pub enum MailKind {
     PasswordReset,
     /// A digest of notifications.
     Digest,
+    /// The monthly request for meter readings, and its reminder.
+    MeterRequest,
 }
 
 impl MailKind {
@@ -35,6 +39,7 @@ impl MailKind {
             MailKind::Invitation => "invitation",
             MailKind::PasswordReset => "password_reset",
             MailKind::Digest => "digest",
+            MailKind::MeterRequest => "meter_request",
         }
     }
 

@@ -161,9 +161,14 @@ async fn send_one(
         .parse()
         .map_err(|e| (format!("recipient '{}': {e}", mail.to), true))?;
     let sender = Mailbox::new(Some(dealer.to_owned()), from.email.clone());
-    let message = Message::builder()
-        .from(sender)
-        .to(to)
+    let mut message = Message::builder().from(sender).to(to);
+    if let Some(reply_to) = &mail.reply_to {
+        let reply_to: Mailbox = reply_to
+            .parse()
+            .map_err(|e| (format!("reply-to '{reply_to}': {e}"), true))?;
+        message = message.reply_to(reply_to);
+    }
+    let message = message
         .subject(mail.subject.clone())
         .header(ContentType::TEXT_PLAIN)
         .body(mail.text.clone())

@@ -2,14 +2,17 @@ use super::{Mail, MailKind, retry_delay_ms};
 use crate::db::{DbError, TenantTx};
 
 /// A message claimed for sending.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct QueuedMail {
     pub id: i64,
     pub kind: String,
+    #[sqlx(rename = "to_address")]
     pub to: String,
     pub subject: String,
+    #[sqlx(rename = "body_text")]
     pub text: String,
     pub attempts: i64,
+    pub reply_to: Option<String>,
 }
 
 /// How long a claimed message is left to its sender before another worker may take it.
@@ -20,14 +23,16 @@ impl TenantTx {
     pub async fn queue_mail(&mut self, mail: &Mail) -> Result<i64, DbError> {
         let (t, now) = (self.t(), self.now_ms());
         Ok(sqlx::query_scalar(
-            "INSERT INTO outbound_emails (tenant_id, kind, to_address, subject, body_text, next_attempt_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+            "INSERT INTO outbound_emails (tenant_id, kind, to_address, subject, body_text, reply_to, \
+               next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
         )
         .bind(t)
         .bind(mail.kind.as_str())
         .bind(mail.to.as_str())
         .bind(super::subject(&mail.subject))
         .bind(&mail.text)
+        .bind(mail.reply_to.as_ref().map(|a| a.as_str().to_owned()))
         .bind(now)
         .fetch_one(self.conn())
         .await?)
@@ -36,30 +41,19 @@ impl TenantTx {
     /// Takes up to `limit` messages that are due, leasing them to the caller.
     pub async fn claim_mail(&mut self, limit: i64) -> Result<Vec<QueuedMail>, DbError> {
         let (t, now) = (self.t(), self.now_ms());
-        let rows: Vec<(i64, String, String, String, String, i64)> = sqlx::query_as(
+        Ok(sqlx::query_as::<_, QueuedMail>(
             "UPDATE outbound_emails SET next_attempt_at = $3, attempts = attempts + 1 \
              WHERE tenant_id = $1 AND id IN (SELECT id FROM outbound_emails \
                WHERE tenant_id = $1 AND status = 'queued' AND next_attempt_at <= $2 \
                ORDER BY next_attempt_at, id LIMIT $4) \
-             RETURNING id, kind, to_address, subject, body_text, attempts",
+             RETURNING id, kind, to_address, subject, body_text, attempts, reply_to",
         )
         .bind(t)
         .bind(now)
         .bind(now + LEASE_MS)
         .bind(limit)
         .fetch_all(self.conn())
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, kind, to, subject, text, attempts)| QueuedMail {
-                id,
-                kind,
-                to,
-                subject,
-                text,
-                attempts,
-            })
-            .collect())
+        .await?)
     }
 
     /// Records a message as sent (clearing a secret body).

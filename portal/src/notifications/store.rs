@@ -279,6 +279,7 @@ impl TenantTx {
                 to: user.email.clone(),
                 subject,
                 text,
+                reply_to: None,
             })
             .await?;
             let last = notes.last().map_or(0, |n| n.id);

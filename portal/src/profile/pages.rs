@@ -152,21 +152,6 @@ async fn profile_page(
     web::render(status, &page)
 }
 
-#[derive(Template)]
-#[template(path = "home.html")]
-struct HomePage {
-    chrome: Chrome,
-    name: String,
-}
-
-/// The start page (the dashboard comes with the customer portal).
-pub async fn home(State(state): State<AppState>, session: ActiveSession) -> Response {
-    web::ok(&HomePage {
-        chrome: Chrome::signed_in(&state, &session).await,
-        name: session.display_name.clone(),
-    })
-}
-
 pub async fn show(
     State(state): State<AppState>,
     session: ActiveSession,

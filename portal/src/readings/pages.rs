@@ -176,7 +176,8 @@ struct MeterDevice {
     id: i64,
     name: String,
     serial: String,
-    due: bool,
+    /// The day the meter is due, when the customer owes one this cycle.
+    due: String,
     last: String,
     submission: String,
     counters: Vec<CounterField>,
@@ -190,16 +191,6 @@ struct MetersPage {
     chrome: Chrome,
     csrf: String,
     devices: Vec<MeterDevice>,
-}
-
-/// The start of the current calendar month (UTC): a device is due until it has an accepted
-/// total read since then.
-fn month_start(now: i64) -> i64 {
-    use chrono::{Datelike, TimeZone, Utc};
-    let d = Utc.timestamp_millis_opt(now).single().unwrap_or_default();
-    Utc.with_ymd_and_hms(d.year(), d.month(), 1, 0, 0, 0)
-        .single()
-        .map_or(0, |m| m.timestamp_millis())
 }
 
 /// What was just sent for one device: its result, the values to show again, and an error
@@ -220,14 +211,14 @@ async fn meters_page(
             Ok((
                 tx.equipment_rows(p.account(), None, 200).await?,
                 tx.meter_kinds().await?,
+                crate::collection::owed(tx, p.account(), state.silence_ms()).await?,
             ))
         })
         .await;
-    let (rows, kinds) = match loaded {
+    let (rows, kinds, owed) = match loaded {
         Ok(x) => x,
         Err(e) => return crate::equipment::pages::failure(e.into()),
     };
-    let start = month_start(db.now_ms());
     let mut shown = shown;
     let mut devices: Vec<MeterDevice> = rows
         .into_iter()
@@ -242,7 +233,10 @@ async fn meters_page(
                 id: r.id,
                 name: format!("{} {}", r.make, r.model),
                 serial: r.serial,
-                due: r.last_total_at.is_none_or(|at| at < start),
+                due: owed
+                    .get(&crate::ids::EquipmentId(r.id))
+                    .map(|(_, cycle)| p.formats.day(cycle.due_at - 1))
+                    .unwrap_or_default(),
                 last: r
                     .last_total
                     .map(|v| {
@@ -268,7 +262,7 @@ async fn meters_page(
             }
         })
         .collect();
-    devices.sort_by_key(|d| !d.due);
+    devices.sort_by_key(|d| d.due.is_empty());
     web::render(
         status,
         &MetersPage {

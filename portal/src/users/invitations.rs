@@ -170,6 +170,7 @@ pub async fn invite(
              If you do not expect this invitation, ignore this e-mail.\n",
             base = base_url.trim_end_matches('/'),
         ),
+        reply_to: None,
     })
     .await?;
     tx.audit(

@@ -6,12 +6,12 @@
 use crate::backends;
 use crate::browser::Browser;
 use crate::harness::{TestDb, count, mail_to, smtp_on};
-use crate::sign_in::{Dealer, PASSWORD, dealer, person};
+use crate::sign_in::{Dealer, PASSWORD, api, dealer, person, token};
 use ingest::domain::SerialNumber;
 use portal::equipment::NewEquipment;
 use portal::ids::EquipmentId;
 use portal::users::UserKind;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const DAY: i64 = 86_400_000;
 
@@ -140,7 +140,7 @@ async fn customers_see_their_own_devices_with_every_readings_provenance(t: TestD
         page.body
     );
     // the API keeps plain numbers and epoch milliseconds whatever the person prefers
-    let tok = token(&d, "cy@acme.test").await;
+    let tok = token(&d, "cy@acme.test", &[]).await;
     let (_, body) = api(
         &d.app.base,
         "GET",
@@ -171,7 +171,7 @@ async fn customers_see_their_own_devices_with_every_readings_provenance(t: TestD
         cy.get(&format!("/equipment/{}", theirs.0)).await.status,
         404
     );
-    let tok = token(&d, "cy@acme.test").await;
+    let tok = token(&d, "cy@acme.test", &[]).await;
     let (s, body) = api(&d.app.base, "GET", "/api/v1/equipment", &tok, None).await;
     assert_eq!(s, 200);
     assert_eq!(body["equipment"].as_array().unwrap().len(), 1, "{body}");
@@ -271,7 +271,7 @@ async fn sent_meters_are_answered_at_once(t: TestDb) {
     );
 
     // the same form sent twice is one reading
-    let tok = token(&d, "cy@acme.test").await;
+    let tok = token(&d, "cy@acme.test", &[]).await;
     let body = json!({"counters": {"total": 130_000}, "submission": "abcdefabcdefabcdef01"});
     let path = format!("/api/v1/equipment/{}/readings", mine.0);
     let (s, first) = api(&d.app.base, "POST", &path, &tok, Some(body.clone())).await;
@@ -521,7 +521,7 @@ async fn notifications_follow_each_persons_choices(t: TestDb) {
         0
     );
     // preferences through the API: an unknown event is refused, nothing changes
-    let tok = token(&d, "cy@acme.test").await;
+    let tok = token(&d, "cy@acme.test", &[]).await;
     let (s, _) = api(
         &d.app.base,
         "PUT",
@@ -659,40 +659,6 @@ fn multipart_photo(bytes: &[u8]) -> Vec<u8> {
     body.extend_from_slice(bytes);
     body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
     body
-}
-
-async fn token(d: &Dealer, email: &str) -> String {
-    let email = ingest::domain::EmailAddress::parse(email).unwrap();
-    d.db.run(async |tx| {
-        let u = tx.user_by_email(&email).await?;
-        let all = tx.permissions_of(u.id).await?;
-        tx.create_api_token(u.id, "test", &all).await
-    })
-    .await
-    .unwrap()
-}
-
-async fn api(
-    base: &str,
-    method: &str,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let client = reqwest::Client::new();
-    let mut req = client
-        .request(method.parse().unwrap(), format!("{base}{path}"))
-        .bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
 }
 
 backends!(

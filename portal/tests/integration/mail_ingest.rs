@@ -283,7 +283,10 @@ async fn a_reply_needs_the_token_of_its_request(t: TestDb) {
         .run(async |tx| {
             let acc = tx.list_accounts(None, 10).await?[0].id;
             let contact = tx.contacts_of(acc).await?[0].id.0;
-            let mine = tx.create_meter_request(acc, contact, "2025-10", 0).await?;
+            let mine = tx
+                .create_meter_request(acc, contact, "2025-10", 0)
+                .await?
+                .expect("the first request of the cycle");
             let b = tx
                 .create_account(&NewAccount::new("B-1", "Other customer")?)
                 .await?;
@@ -293,7 +296,10 @@ async fn a_reply_needs_the_token_of_its_request(t: TestDb) {
                     &NewContact::new("B", Some(EmailAddress::parse("b@b.example")?), "meters")?,
                 )
                 .await?;
-            let other = tx.create_meter_request(b.id, c.id.0, "2025-10", 0).await?;
+            let other = tx
+                .create_meter_request(b.id, c.id.0, "2025-10", 0)
+                .await?
+                .expect("the first request of the cycle");
             Ok((mine, other))
         })
         .await

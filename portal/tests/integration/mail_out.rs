@@ -23,6 +23,7 @@ async fn a_relay_that_is_down_is_tried_again_later(t: TestDb) {
             to: ingest::domain::EmailAddress::parse("neo@acme.test")?,
             subject: "Welcome".into(),
             text: "Your link: https://portal.example/invitations/accept?token=pxi_1_ab".into(),
+            reply_to: None,
         })
         .await
     })

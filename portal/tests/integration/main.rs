@@ -10,6 +10,7 @@ mod agent_e2e;
 mod audit;
 mod browser;
 mod customer;
+mod dashboard;
 mod harness;
 mod isolation;
 mod mail_imap;

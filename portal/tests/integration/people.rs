@@ -5,59 +5,9 @@
 use crate::backends;
 use crate::browser::{Browser, SESSION};
 use crate::harness::{TestDb, count, mail_to, smtp_on};
-use crate::sign_in::{PASSWORD, dealer, person};
+use crate::sign_in::{PASSWORD, api, dealer, person, token};
 use portal::users::UserKind;
 use serde_json::{Value, json};
-
-/// A JSON call with an API token.
-async fn api(
-    base: &str,
-    method: &str,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let client = reqwest::Client::new();
-    let url = format!("{base}{path}");
-    let mut req = match method {
-        "GET" => client.get(url),
-        "POST" => client.post(url),
-        "PUT" => client.put(url),
-        "DELETE" => client.delete(url),
-        other => panic!("{other}"),
-    }
-    .bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
-/// An API token for a user holding `permissions` (none named: all the user holds).
-async fn token(d: &crate::sign_in::Dealer, email: &str, permissions: &[&str]) -> String {
-    let named: std::collections::BTreeSet<_> = permissions
-        .iter()
-        .map(|p| portal::auth::Permission::parse(p).unwrap())
-        .collect();
-    let email = ingest::domain::EmailAddress::parse(email).unwrap();
-    d.db.run(async |tx| {
-        let u = tx.user_by_email(&email).await?;
-        let wanted = if named.is_empty() {
-            tx.permissions_of(u.id).await?
-        } else {
-            named.clone()
-        };
-        tx.create_api_token(u.id, "test", &wanted).await
-    })
-    .await
-    .unwrap()
-}
 
 async fn a_forgotten_password_is_reset_by_email(t: TestDb) {
     let smtp = e2e::smtp::smtp_server();

@@ -7,7 +7,7 @@
 use crate::backends;
 use crate::browser::Browser;
 use crate::harness::{TestDb, count};
-use crate::sign_in::{Dealer, PASSWORD, dealer, person};
+use crate::sign_in::{Dealer, PASSWORD, api, dealer, person, token};
 use ingest::domain::SerialNumber;
 use portal::equipment::NewEquipment;
 use portal::ids::EquipmentId;
@@ -273,8 +273,15 @@ async fn a_request_from_first_report_to_closing(t: TestDb) {
         told, 4,
         "acknowledged, assigned, scheduled, the public comment"
     );
-    let tok = token(&d, "cy@acme.test").await;
-    let api = json_get(&d, &format!("/api/v1/requests/{id}"), &tok).await;
+    let tok = token(&d, "cy@acme.test", &[]).await;
+    let (_, api) = api(
+        &d.app.base,
+        "GET",
+        &format!("/api/v1/requests/{id}"),
+        &tok,
+        None,
+    )
+    .await;
     assert!(!api.to_string().contains("roller kit"));
     assert_eq!(api["request"]["status"], "scheduled");
 
@@ -470,7 +477,7 @@ async fn bad_requests_are_refused_and_nothing_is_stored(t: TestDb) {
     );
     assert_eq!(count(&d.app.t, "SELECT COUNT(*) FROM files").await, 0);
     // the API alike
-    let tok = token(&d, "cy@acme.test").await;
+    let tok = token(&d, "cy@acme.test", &[]).await;
     for (body, status) in [
         (
             json!({"equipment": theirs.0, "priority": "low", "problem_type": "other", "description": "x"}),
@@ -559,29 +566,6 @@ async fn a_device_alert_opens_one_request(t: TestDb) {
         "one request while it is open"
     );
     assert_eq!(count(&d.app.t, "SELECT COUNT(*) FROM service_requests WHERE priority = 'high' AND problem_type = 'error_code'").await, 1);
-}
-
-async fn token(d: &Dealer, email: &str) -> String {
-    let email = ingest::domain::EmailAddress::parse(email).unwrap();
-    d.db.run(async |tx| {
-        let u = tx.user_by_email(&email).await?;
-        let all = tx.permissions_of(u.id).await?;
-        tx.create_api_token(u.id, "test", &all).await
-    })
-    .await
-    .unwrap()
-}
-
-async fn json_get(d: &Dealer, path: &str, token: &str) -> serde_json::Value {
-    reqwest::Client::new()
-        .get(d.app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 backends!(

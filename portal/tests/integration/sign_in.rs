@@ -11,6 +11,7 @@ use portal::clock::Clock;
 use portal::db::TenantDb;
 use portal::ids::{AccountId, UserId};
 use portal::users::{NewUser, UserKind};
+use serde_json::Value;
 
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -43,6 +44,56 @@ pub async fn dealer(t: TestDb, configure: impl FnOnce(&mut portal::config::Confi
         account,
         other_account,
     }
+}
+
+/// A JSON call with an API token.
+pub async fn api(
+    base: &str,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let client = reqwest::Client::new();
+    let url = format!("{base}{path}");
+    let mut req = match method {
+        "GET" => client.get(url),
+        "POST" => client.post(url),
+        "PUT" => client.put(url),
+        "DELETE" => client.delete(url),
+        other => panic!("{other}"),
+    }
+    .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// An API token for a user holding `permissions` (none named: all the user holds).
+pub async fn token(d: &Dealer, email: &str, permissions: &[&str]) -> String {
+    let named: std::collections::BTreeSet<_> = permissions
+        .iter()
+        .map(|p| portal::auth::Permission::parse(p).unwrap())
+        .collect();
+    let email = ingest::domain::EmailAddress::parse(email).unwrap();
+    d.db.run(async |tx| {
+        let u = tx.user_by_email(&email).await?;
+        let wanted = if named.is_empty() {
+            tx.permissions_of(u.id).await?
+        } else {
+            named.clone()
+        };
+        tx.create_api_token(u.id, "test", &wanted).await
+    })
+    .await
+    .unwrap()
 }
 
 /// A person who can sign in with [`PASSWORD`], named after their address (`ada@…`: "Ada").
