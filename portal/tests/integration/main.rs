@@ -16,6 +16,7 @@ mod isolation;
 mod mail_imap;
 mod mail_ingest;
 mod mail_out;
+mod meter_requests;
 mod mqtt;
 mod people;
 mod photo_flow;
