@@ -1,6 +1,8 @@
 //! Typed ids: an equipment id can never be passed where a tenant id is expected.
 
-/// Defines an `i64` id newtype with the conversions storage and HTTP need.
+/// Defines an `i64` id newtype with the conversions storage and HTTP need (and, with the
+/// `openapi` feature, its schema: an integer).
+#[cfg(not(feature = "openapi"))]
 #[macro_export]
 macro_rules! typed_id {
     ($(#[$meta:meta])* $name:ident) => {
@@ -14,6 +16,32 @@ macro_rules! typed_id {
                 self.0.fmt(f)
             }
         }
+    };
+}
+
+/// Defines an `i64` id newtype with the conversions storage and HTTP need, and its schema.
+#[cfg(feature = "openapi")]
+#[macro_export]
+macro_rules! typed_id {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl $crate::__utoipa::PartialSchema for $name {
+            fn schema() -> $crate::__utoipa::openapi::RefOr<$crate::__utoipa::openapi::schema::Schema> {
+                <i64 as $crate::__utoipa::PartialSchema>::schema()
+            }
+        }
+
+        impl $crate::__utoipa::ToSchema for $name {}
     };
 }
 

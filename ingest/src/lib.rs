@@ -20,3 +20,8 @@ pub mod sources;
 #[cfg(feature = "pipeline")]
 pub mod upload;
 pub mod wire;
+
+/// For `typed_id!` expansions in other crates (the id's schema).
+#[cfg(feature = "openapi")]
+#[doc(hidden)]
+pub use utoipa as __utoipa;

@@ -21,6 +21,7 @@ pub const MAX_TEXT: usize = 256;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollRequest {
     /// The one-time code the dealer gave, e.g. `acme-7KQ4M2XP9TZC`.
     pub code: String,
@@ -30,6 +31,7 @@ pub struct EnrollRequest {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollResponse {
     pub agent_id: i64,
     /// Shown once; the server keeps only its hash. The agent stores it with mode 0600.
@@ -38,6 +40,7 @@ pub struct EnrollResponse {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Batch {
     pub protocol: u32,
     /// Chosen by the agent; the same id again is the same batch.
@@ -51,6 +54,7 @@ pub struct Batch {
 /// One device read once: its identity, its counters, supplies, status and alerts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Observation {
     /// Unique per agent, assigned when the reading entered the outbox.
     pub id: String,
@@ -79,6 +83,7 @@ pub struct Observation {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ObservationSource {
     Snmp,
     Mqtt,
@@ -88,6 +93,7 @@ pub enum ObservationSource {
 /// the IP address is recorded but never identifies a device on its own.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceIdentity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serial: Option<String>,
@@ -108,6 +114,7 @@ pub struct DeviceIdentity {
 /// A supply as the Printer-MIB reports it. Levels keep their special meanings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Supply {
     pub description: String,
     /// toner, ink, drum, waste_toner, fuser, … (prtMarkerSuppliesType)
@@ -125,6 +132,7 @@ pub struct Supply {
 /// never turned into numbers. On the wire: a non-negative integer, or `"other"` (-1),
 /// `"unknown"` (-2), `"some_remaining"` (-3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Level {
     Value(i64),
     Other,
@@ -191,6 +199,7 @@ impl<'de> Deserialize<'de> for Level {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Alert {
     /// prtAlertCode or a hrPrinterDetectedErrorState bit name, e.g. `1101`, `no_toner`.
     pub code: String,
@@ -200,6 +209,7 @@ pub struct Alert {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AlertSeverity {
     Info,
     Warning,
@@ -218,6 +228,7 @@ impl AlertSeverity {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BatchResponse {
     pub batch_id: String,
     pub results: Vec<ObservationResult>,
@@ -225,6 +236,7 @@ pub struct BatchResponse {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ObservationResult {
     pub id: String,
     /// The observation as a whole: the least favourable of its counters' outcomes.
@@ -237,6 +249,7 @@ pub struct ObservationResult {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CounterResult {
     pub kind: MeterKind,
     pub value: u64,
@@ -246,6 +259,7 @@ pub struct CounterResult {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ResultOutcome {
     Accepted,
     Duplicate,

@@ -20,6 +20,7 @@ pub const STANDARD_METER_KINDS: &[(&str, &str, bool)] = &[
     Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MeterKind(String);
 
 impl MeterKind {
@@ -67,6 +68,7 @@ text_newtype!(MeterKind);
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
 #[serde(try_from = "i64", into = "i64")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MeterValue(i64);
 
 impl MeterValue {
@@ -119,6 +121,7 @@ macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($variant),+ }
 

@@ -1,6 +1,7 @@
 /// What a validation stage said about a reading. Every decision is stored with its reasons so
 /// that a dealer (and a customer disputing a bill) can see why a number was taken or not.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reason {
     /// The stage that spoke, e.g. `monotonic`, `rate_sanity`.
     pub stage: String,
@@ -11,6 +12,7 @@ pub struct Reason {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Outcome {
     /// Passed, with something worth recording.
     Note,

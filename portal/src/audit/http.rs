@@ -14,7 +14,7 @@ pub struct Page {
     limit: Option<u32>,
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct EntriesPage {
     entries: Vec<Entry>,
     /// Pass as `before` for the next (older) page; absent on the last one.

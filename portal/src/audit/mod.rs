@@ -112,7 +112,7 @@ impl Actor {
 }
 
 /// One entry as the trail pages show it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Entry {
     pub seq: i64,
     pub occurred_at: i64,

@@ -12,25 +12,31 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use ingest::domain::EmailAddress;
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Forgot {
+pub struct Forgot {
     dealer: String,
     email: String,
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Reset {
+pub struct Reset {
     token: String,
     password: String,
+}
+
+/// The answer to a reset request: the same whether or not the address is known.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Accepted {
+    pub status: &'static str,
 }
 
 pub async fn forgot(
     State(state): State<AppState>,
     client: Client,
     body: Bytes,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let req: Forgot = json_body(&body)?;
     let slug = TenantSlug::parse(&req.dealer)?;
     let email = EmailAddress::parse(&req.email)?;
@@ -55,9 +61,9 @@ pub async fn forgot(
     });
     Ok((
         StatusCode::ACCEPTED,
-        Json(serde_json::json!({
-            "status": "if an account uses this address, an e-mail with a reset link is on its way"
-        })),
+        Json(Accepted {
+            status: "if an account uses this address, an e-mail with a reset link is on its way",
+        }),
     ))
 }
 

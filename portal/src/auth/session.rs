@@ -63,7 +63,7 @@ pub struct ActiveSession {
 }
 
 /// A session as its user sees it in the list of their sessions.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct SessionInfo {
     pub id: i64,
     pub created_at: i64,

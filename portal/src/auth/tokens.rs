@@ -8,7 +8,7 @@ use crate::ids::UserId;
 use std::collections::BTreeSet;
 
 /// A token as its owner sees it (never the secret, which is shown once at creation).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct ApiTokenInfo {
     pub id: i64,
     pub name: String,

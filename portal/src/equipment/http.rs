@@ -20,7 +20,7 @@ pub async fn new_devices(
 }
 
 /// A device in the JSON API.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct DeviceJson {
     pub id: i64,
     pub serial: String,
@@ -38,7 +38,7 @@ pub struct DeviceJson {
     pub alerts: Vec<super::OpenAlert>,
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct MonthJson {
     pub month: String,
     pub pages: Option<u64>,
@@ -51,7 +51,7 @@ pub struct ListQuery {
     limit: Option<u32>,
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct EquipmentPage {
     equipment: Vec<super::EquipmentRow>,
     /// Pass as `after` for the next page; absent on the last one.

@@ -142,7 +142,7 @@ mod tests {
 }
 
 /// A device an agent reported that no registered equipment matches.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct DiscoveredDevice {
     pub id: i64,
     pub serial: Option<String>,
@@ -159,7 +159,7 @@ pub struct DiscoveredDevice {
 }
 
 /// A device as the equipment list shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct EquipmentRow {
     pub id: i64,
     pub serial: String,
@@ -179,7 +179,7 @@ pub struct EquipmentRow {
 }
 
 /// A supply's latest level.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct SupplyLevel {
     pub description: String,
     pub kind: String,
@@ -190,7 +190,7 @@ pub struct SupplyLevel {
 }
 
 /// An alert the device reports and has not cleared.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct OpenAlert {
     pub code: String,
     pub severity: String,

@@ -8,6 +8,7 @@ pub mod cookies;
 pub mod error;
 pub mod form;
 mod guard;
+pub mod openapi;
 pub mod routes;
 
 use crate::auth::password::Hasher;

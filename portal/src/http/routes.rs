@@ -586,5 +586,28 @@ pub fn route_table(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
         photos::http::image,
     )
     .upload("/api/v1/inbound-email", p(MailIngest), mail::http::receive);
+    // the document describes every route declared above, and itself
+    let mut specs = r.specs.clone();
+    specs.push(RouteSpec {
+        method: Method::GET,
+        path: OPENAPI,
+        access: Public,
+        limit: BodyLimit::Json,
+    });
+    let document: std::sync::Arc<str> = super::openapi::document(&specs)
+        .to_json()
+        .unwrap_or_default()
+        .into();
+    let r = r.get(OPENAPI, Public, move || {
+        let document = document.clone();
+        async move {
+            (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                document.to_string(),
+            )
+        }
+    });
     (r.router, r.specs)
 }
+
+const OPENAPI: &str = "/api/v1/openapi.json";

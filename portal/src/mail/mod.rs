@@ -30,7 +30,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 /// Where the message goes in the mailbox once handled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Folder {
     /// Every reading accepted (or already known).
@@ -61,7 +61,7 @@ impl Folder {
 }
 
 /// What became of one message.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Receipt {
     pub message_id: String,
     pub kind: MailKind,

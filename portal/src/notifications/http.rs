@@ -26,7 +26,7 @@ pub struct Page {
     limit: Option<u32>,
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct NotificationsPage {
     notifications: Vec<NotificationView>,
     unread: i64,
@@ -74,19 +74,24 @@ pub async fn read(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct MarkedRead {
+    pub marked_read: u64,
+}
+
 pub async fn read_all(
     State(state): State<AppState>,
     p: Principal,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<MarkedRead>, ApiError> {
     let n = state
         .db
         .tenant(p.tenant)
         .run(async |tx| tx.mark_all_read(p.user).await)
         .await?;
-    Ok(Json(serde_json::json!({ "marked_read": n })))
+    Ok(Json(MarkedRead { marked_read: n }))
 }
 
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Preference {
     event: String,

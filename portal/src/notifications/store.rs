@@ -6,7 +6,7 @@ use sqlx::Row;
 use std::collections::BTreeMap;
 
 /// A notification as its reader sees it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct NotificationView {
     pub id: i64,
     pub event: String,

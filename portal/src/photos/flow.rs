@@ -26,7 +26,7 @@ const CONFIRMED_AS_PROVEN: f64 = 0.95;
 const CONFIRMED_BY_PERSON: f64 = 0.9;
 
 /// What an upload shows the customer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PhotoRead {
     /// The photo's id (for confirming and for its image).
     pub photo: i64,
@@ -42,14 +42,14 @@ pub struct PhotoRead {
 }
 
 /// What the customer confirms: the counters as they read them off the photo.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Confirmation {
     pub counters: BTreeMap<String, u64>,
 }
 
 /// The pipeline's answer to a confirmation, and which counters the person corrected.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Confirmed {
     pub photo: i64,
     pub corrected: Vec<String>,

@@ -27,7 +27,7 @@ impl From<ProfileError> for ApiError {
     }
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Me {
     pub id: i64,
     pub email: String,
@@ -68,9 +68,9 @@ pub async fn me(State(state): State<AppState>, p: Principal) -> Result<Json<Me>,
     }))
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ProfileBody {
+pub struct ProfileBody {
     display_name: String,
     locale: String,
     time_zone: String,
@@ -102,9 +102,9 @@ pub async fn update(
     me(State(state), p).await
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PasswordBody {
+pub struct PasswordBody {
     current: String,
     password: String,
 }
@@ -113,7 +113,7 @@ pub async fn change_password(
     State(state): State<AppState>,
     p: Principal,
     body: Bytes,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<SessionsEnded>, ApiError> {
     let b: PasswordBody = json_body(&body)?;
     let ended = super::change_password(
         &state.db.tenant(p.tenant),
@@ -123,7 +123,15 @@ pub async fn change_password(
         &b.password,
     )
     .await?;
-    Ok(Json(serde_json::json!({ "sessions_ended": ended })))
+    Ok(Json(SessionsEnded {
+        sessions_ended: ended,
+    }))
+}
+
+/// How many other sessions a change ended.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SessionsEnded {
+    pub sessions_ended: u64,
 }
 
 pub async fn sessions(
@@ -142,9 +150,11 @@ pub async fn sessions(
 pub async fn end_all_sessions(
     State(state): State<AppState>,
     p: Principal,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<SessionsEnded>, ApiError> {
     let ended = super::end_all_sessions(&state.db.tenant(p.tenant), &p).await?;
-    Ok(Json(serde_json::json!({ "sessions_ended": ended })))
+    Ok(Json(SessionsEnded {
+        sessions_ended: ended,
+    }))
 }
 
 /// The user's own data, as a file to download (page and API alike).
@@ -177,25 +187,28 @@ pub async fn tokens(
     ))
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct TokenBody {
+pub struct TokenBody {
     name: String,
     permissions: Vec<String>,
+}
+
+/// A new API token: shown this once, kept only as a hash.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct NewToken {
+    pub token: String,
 }
 
 pub async fn create_token(
     State(state): State<AppState>,
     p: Principal,
     body: Bytes,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<NewToken>), ApiError> {
     let b: TokenBody = json_body(&body)?;
     let token =
         super::create_token(&state.db.tenant(p.tenant), &p, &b.name, &b.permissions).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({ "token": token })),
-    ))
+    Ok((StatusCode::CREATED, Json(NewToken { token })))
 }
 
 pub async fn revoke_token(

@@ -14,7 +14,7 @@ use ingest::domain::MeterKind;
 use ingest::wire::ObservationResult;
 use std::collections::BTreeMap;
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ReadingJson {
     pub id: i64,
     pub meter: String,
@@ -27,7 +27,7 @@ pub struct ReadingJson {
     pub evidence_id: Option<i64>,
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ReadingsPage {
     readings: Vec<ReadingJson>,
     /// Pass as `before` for older readings; absent on the last page.
@@ -90,9 +90,9 @@ pub async fn list(
     }))
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Submission {
+pub struct Submission {
     counters: BTreeMap<String, u64>,
     submission: String,
 }
@@ -126,7 +126,7 @@ pub async fn submit(
     Ok(Json(done.result))
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct EvidenceJson {
     reading: ReadingJson,
     kind: Option<String>,

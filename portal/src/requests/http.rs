@@ -27,7 +27,7 @@ pub struct ListQuery {
     equipment: Option<i64>,
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct RequestsPage {
     requests: Vec<RequestView>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -58,16 +58,16 @@ pub async fn list(
     Ok(Json(RequestsPage { requests, next }))
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Preferred {
+pub struct Preferred {
     date: String,
     window: Option<String>,
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewBody {
+pub struct NewBody {
     equipment: i64,
     priority: String,
     problem_type: String,
@@ -76,7 +76,7 @@ struct NewBody {
     preferred: Vec<Preferred>,
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Detail {
     request: RequestView,
     events: Vec<Event>,
@@ -151,9 +151,9 @@ pub async fn attach(
     Ok((StatusCode::CREATED, Json(attachments)))
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CommentBody {
+pub struct CommentBody {
     text: String,
     #[serde(default)]
     internal: bool,
@@ -178,9 +178,9 @@ pub async fn comment(
     Ok(Json(done.request))
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct StatusBody {
+pub struct StatusBody {
     status: String,
     note: Option<String>,
 }
@@ -204,9 +204,9 @@ pub async fn status(
     Ok(Json(done.request))
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct AssignBody {
+pub struct AssignBody {
     technician: Option<i64>,
 }
 
@@ -228,9 +228,9 @@ pub async fn assign(
     Ok(Json(done.request))
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ScheduleBody {
+pub struct ScheduleBody {
     start: i64,
     end: i64,
 }

@@ -100,7 +100,7 @@ fn one_of(what: &'static str, table: &[(&str, &str)], raw: &str) -> Result<Strin
 }
 
 /// A day the customer prefers and the part of it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct PreferredDate {
     /// `YYYY-MM-DD`
     pub date: String,

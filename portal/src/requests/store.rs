@@ -5,7 +5,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 /// A request as people see it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct RequestView {
     pub id: i64,
     pub number: i64,
@@ -30,7 +30,7 @@ pub struct RequestView {
 }
 
 /// One step on a request's timeline.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Event {
     pub id: i64,
     /// status, comment, assignment or schedule
@@ -45,7 +45,7 @@ pub struct Event {
 }
 
 /// A file attached to a request.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Attachment {
     pub file_id: i64,
     pub name: String,

@@ -15,7 +15,7 @@ pub struct Page {
     pub limit: Option<u32>,
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ItemsPage {
     pub items: Vec<ReviewItem>,
     /// Pass as `after` for the next page; absent on the last one.

@@ -12,7 +12,7 @@ use ingest::domain::{MeterKind, MeterValue, ReadingSource, ReadingStatus, Reason
 
 ingest::typed_id!(ReviewItemId);
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct ReviewItem {
     pub id: ReviewItemId,
     pub status: String,
@@ -33,7 +33,7 @@ pub struct ReviewItem {
 }
 
 /// What a reviewer decides.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, utoipa::ToSchema)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Decision {
     /// The reading (or `corrected_value` instead) is right: it becomes accepted.

@@ -11,7 +11,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct PermissionInfo {
     name: &'static str,
     customer_may_hold: bool,
@@ -37,9 +37,9 @@ pub async fn list(
     Ok(Json(super::list(&state.db.tenant(p.tenant), &p).await?))
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewRole {
+pub struct NewRole {
     name: String,
     scope: String,
     permissions: Vec<String>,
@@ -56,9 +56,9 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RoleChange {
+pub struct RoleChange {
     name: String,
     permissions: Vec<String>,
 }

@@ -17,7 +17,7 @@ use crate::users::Role;
 use std::collections::BTreeSet;
 
 /// A role with its permissions, as the pages and the API show it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct RoleView {
     pub id: i64,
     pub name: String,

@@ -5,7 +5,9 @@ use crate::auth::{Forbidden, Permission, Principal};
 use crate::db::{DbError, TenantDb};
 use crate::secrets::Keyring;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct SecuritySettings {
     pub require_staff_two_factor: bool,

@@ -30,9 +30,9 @@ pub async fn get(
     ))
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RolesBody {
+pub struct RolesBody {
     roles: Vec<i64>,
 }
 
@@ -87,9 +87,9 @@ pub async fn invitations(
     ))
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct InviteBody {
+pub struct InviteBody {
     email: String,
     role: i64,
     account: Option<i64>,

@@ -27,7 +27,7 @@ pub struct Invite {
 }
 
 /// An invitation as the inviter sees it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Invitation {
     pub id: i64,
     pub email: String,

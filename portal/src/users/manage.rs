@@ -9,7 +9,7 @@ use crate::db::{DbError, TenantDb, TenantTx};
 use crate::ids::{RoleId, UserId};
 
 /// A user as the people who manage users see them.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct UserView {
     pub id: i64,
     pub email: String,

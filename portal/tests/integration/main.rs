@@ -7,6 +7,7 @@
 
 mod agent_api;
 mod agent_e2e;
+mod api_contract;
 mod audit;
 mod browser;
 mod customer;

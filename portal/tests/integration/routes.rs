@@ -25,6 +25,7 @@ const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/api/v1/agent/enroll"),           // the enrolment code is the credential
     ("POST", "/api/v1/password-reset"),         // answers the same for every address
     ("POST", "/api/v1/password-reset/confirm"), // the reset token is the credential
+    ("GET", "/api/v1/openapi.json"),            // the API's description, no data
 ];
 /// The forms shown before sign-in (their posts need the pre-session CSRF token).
 const PUBLIC_FORMS: &[&str] = &[
