@@ -480,6 +480,12 @@ async fn after(
     }
 }
 
+/// A field of a posted form as text (absent: empty); a malformed form or a field sent twice is
+/// the post's error.
+fn field(f: &Form, name: &str) -> Result<String, ApiError> {
+    Ok(f.optional(name)?.unwrap_or_default().trim().to_owned())
+}
+
 pub async fn comment(
     State(state): State<AppState>,
     session: ActiveSession,
@@ -488,26 +494,19 @@ pub async fn comment(
     body: Bytes,
 ) -> Response {
     let p = &session.principal;
-    let done = match Form::of_request(&headers, &body) {
-        Ok(f) => {
-            let text = f
-                .optional("text")
-                .ok()
-                .flatten()
-                .unwrap_or_default()
-                .to_owned();
-            let internal = f.checked("internal").unwrap_or(false);
-            work::comment(
-                &state.db.tenant(p.tenant),
-                p,
-                RequestId(id),
-                &text,
-                internal,
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
-    };
+    let done = async {
+        let f = Form::of_request(&headers, &body)?;
+        let (text, internal) = (field(&f, "text")?, f.checked("internal")?);
+        work::comment(
+            &state.db.tenant(p.tenant),
+            p,
+            RequestId(id),
+            &text,
+            internal,
+        )
+        .await
+    }
+    .await;
     after(&state, &session, id, done).await
 }
 
@@ -519,26 +518,20 @@ pub async fn status(
     body: Bytes,
 ) -> Response {
     let p = &session.principal;
-    let done = match Form::of_request(&headers, &body) {
-        Ok(f) => {
-            let to = f
-                .optional("status")
-                .ok()
-                .flatten()
-                .unwrap_or_default()
-                .to_owned();
-            let note = f.optional("note").ok().flatten().map(str::to_owned);
-            work::change_status(
-                &state.db.tenant(p.tenant),
-                p,
-                RequestId(id),
-                &to,
-                note.as_deref(),
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
-    };
+    let done = async {
+        let f = Form::of_request(&headers, &body)?;
+        let (to, note) = (field(&f, "status")?, field(&f, "note")?);
+        let note = (!note.is_empty()).then_some(note);
+        work::change_status(
+            &state.db.tenant(p.tenant),
+            p,
+            RequestId(id),
+            &to,
+            note.as_deref(),
+        )
+        .await
+    }
+    .await;
     after(&state, &session, id, done).await
 }
 
@@ -550,26 +543,20 @@ pub async fn assign(
     body: Bytes,
 ) -> Response {
     let p = &session.principal;
-    let done = match Form::of_request(&headers, &body) {
-        Ok(f) => {
-            let raw = f
-                .optional("technician")
-                .ok()
-                .flatten()
-                .unwrap_or_default()
-                .trim()
-                .to_owned();
-            match raw
-                .is_empty()
-                .then_some(None)
-                .map_or_else(|| raw.parse::<i64>().map(|t| Some(UserId(t))), Ok)
-            {
-                Ok(t) => work::assign(&state.db.tenant(p.tenant), p, RequestId(id), t).await,
-                Err(_) => Err(ApiError::Invalid("choose a technician".into())),
+    let done = async {
+        let f = Form::of_request(&headers, &body)?;
+        let raw = field(&f, "technician")?;
+        let technician = match raw.as_str() {
+            "" => None,
+            t => {
+                Some(UserId(t.parse::<i64>().map_err(|_| {
+                    ApiError::Invalid("choose a technician".into())
+                })?))
             }
-        }
-        Err(e) => Err(e.into()),
-    };
+        };
+        work::assign(&state.db.tenant(p.tenant), p, RequestId(id), technician).await
+    }
+    .await;
     after(&state, &session, id, done).await
 }
 
@@ -592,21 +579,13 @@ pub async fn schedule(
     body: Bytes,
 ) -> Response {
     let p = &session.principal;
-    let done = match Form::of_request(&headers, &body) {
-        Ok(f) => {
-            let get = |n: &str| f.optional(n).ok().flatten().unwrap_or_default().to_owned();
-            match (
-                parse_local_minute(&p.formats, &get("start")),
-                parse_local_minute(&p.formats, &get("end")),
-            ) {
-                (Ok(a), Ok(b)) => {
-                    work::schedule(&state.db.tenant(p.tenant), p, RequestId(id), a, b).await
-                }
-                (Err(e), _) | (_, Err(e)) => Err(e),
-            }
-        }
-        Err(e) => Err(e.into()),
-    };
+    let done = async {
+        let f = Form::of_request(&headers, &body)?;
+        let start = parse_local_minute(&p.formats, &field(&f, "start")?)?;
+        let end = parse_local_minute(&p.formats, &field(&f, "end")?)?;
+        work::schedule(&state.db.tenant(p.tenant), p, RequestId(id), start, end).await
+    }
+    .await;
     after(&state, &session, id, done).await
 }
 

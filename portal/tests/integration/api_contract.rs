@@ -5,9 +5,7 @@
 
 use crate::backends;
 use crate::harness::TestDb;
-use crate::sign_in::{Dealer, dealer, person, token};
-use ingest::domain::SerialNumber;
-use portal::equipment::NewEquipment;
+use crate::sign_in::{Dealer, dealer, device, person, token};
 use portal::http::routes::{Access, RouteSpec};
 use portal::users::UserKind;
 use serde_json::{Value, json};
@@ -225,21 +223,7 @@ async fn answers_match_the_document(t: TestDb) {
         "account_admin",
     )
     .await;
-    let device =
-        d.db.run(async |tx| {
-            Ok(tx
-                .create_equipment(&NewEquipment::new(
-                    d.account,
-                    SerialNumber::parse("E-1")?,
-                    "Ricoh",
-                    "MP C3004",
-                )?)
-                .await?
-                .id
-                .0)
-        })
-        .await
-        .unwrap();
+    let device = device(&d, d.account, "E-1", "Ricoh", "MP C3004").await.0;
     let cy = token(&d, "cy@acme.test", &[]).await;
     let ada = token(&d, "ada@dealer.test", &[]).await;
     let e = |p: &str| p.replace("{equipment}", &device.to_string());

@@ -6,9 +6,7 @@
 use crate::backends;
 use crate::browser::Browser;
 use crate::harness::{TestDb, count, mail_to, smtp_on};
-use crate::sign_in::{Dealer, PASSWORD, api, dealer, person, token};
-use ingest::domain::SerialNumber;
-use portal::equipment::NewEquipment;
+use crate::sign_in::{Dealer, PASSWORD, api, dealer, device, person, token};
 use portal::ids::EquipmentId;
 use portal::users::UserKind;
 use serde_json::json;
@@ -23,27 +21,10 @@ fn long_sessions(c: &mut portal::config::Config) {
 
 /// A device for each account (`E-A` for Acme Dental, `E-B` for Bravo Law).
 async fn devices(d: &Dealer) -> (EquipmentId, EquipmentId) {
-    d.db.run(async |tx| {
-        let a = tx
-            .create_equipment(&NewEquipment::new(
-                d.account,
-                SerialNumber::parse("E-A")?,
-                "Ricoh",
-                "MP C3004",
-            )?)
-            .await?;
-        let b = tx
-            .create_equipment(&NewEquipment::new(
-                d.other_account,
-                SerialNumber::parse("E-B")?,
-                "Kyocera",
-                "TASKalfa 3554ci",
-            )?)
-            .await?;
-        Ok((a.id, b.id))
-    })
-    .await
-    .unwrap()
+    (
+        device(d, d.account, "E-A", "Ricoh", "MP C3004").await,
+        device(d, d.other_account, "E-B", "Kyocera", "TASKalfa 3554ci").await,
+    )
 }
 
 /// Sends the meter form of `device` with these counters; the page answers.
@@ -431,21 +412,7 @@ async fn notifications_follow_each_persons_choices(t: TestDb) {
     // a burst: three devices fall silent at once; e-mail goes out as one digest
     let mut extra = vec![mine];
     for s in ["E-A2", "E-A3"] {
-        extra.push(
-            d.db.run(async |tx| {
-                Ok(tx
-                    .create_equipment(&NewEquipment::new(
-                        d.account,
-                        SerialNumber::parse(s)?,
-                        "Ricoh",
-                        "IM C3000",
-                    )?)
-                    .await?
-                    .id)
-            })
-            .await
-            .unwrap(),
-        );
+        extra.push(device(&d, d.account, s, "Ricoh", "IM C3000").await);
     }
     for e in &extra {
         d.db.run(async |tx| {

@@ -5,30 +5,16 @@
 use crate::backends;
 use crate::browser::Browser;
 use crate::harness::{T0, TestDb};
-use crate::sign_in::{Dealer, PASSWORD, api, dealer, person, token};
-use ingest::domain::SerialNumber;
+use crate::sign_in::{Dealer, PASSWORD, api, dealer, device, person, token};
 use portal::clock::Clock;
-use portal::equipment::NewEquipment;
 use portal::ids::{AccountId, EquipmentId};
 use portal::users::UserKind;
 use serde_json::json;
 
 const DAY: i64 = 86_400_000;
 
-async fn device(d: &Dealer, account: AccountId, serial: &str) -> EquipmentId {
-    d.db.run(async |tx| {
-        Ok(tx
-            .create_equipment(&NewEquipment::new(
-                account,
-                SerialNumber::parse(serial)?,
-                "Ricoh",
-                "MP C3004",
-            )?)
-            .await?
-            .id)
-    })
-    .await
-    .unwrap()
+async fn ricoh(d: &Dealer, account: AccountId, serial: &str) -> EquipmentId {
+    device(d, account, serial, "Ricoh", "MP C3004").await
 }
 
 /// Toner at `percent`, as an agent reports it now.
@@ -59,10 +45,10 @@ async fn the_start_page_counts_what_needs_attention(t: TestDb) {
     let d = dealer(t, |_| {}).await;
     // a billing day (the 1st), so the collection window is open; meters read a month ago
     d.app.t.clock.set_ms(T0 - 31 * DAY);
-    let busy = device(&d, d.account, "E-BUSY").await;
-    let quiet = device(&d, d.account, "E-QUIET").await;
-    let agent = device(&d, d.account, "E-AGENT").await;
-    let theirs = device(&d, d.other_account, "E-THEIRS").await;
+    let busy = ricoh(&d, d.account, "E-BUSY").await;
+    let quiet = ricoh(&d, d.account, "E-QUIET").await;
+    let agent = ricoh(&d, d.account, "E-AGENT").await;
+    let theirs = ricoh(&d, d.other_account, "E-THEIRS").await;
     person(
         &d.db,
         UserKind::Customer(d.account),

@@ -7,9 +7,7 @@
 use crate::backends;
 use crate::browser::Browser;
 use crate::harness::{TestDb, count};
-use crate::sign_in::{Dealer, PASSWORD, api, dealer, person, token};
-use ingest::domain::SerialNumber;
-use portal::equipment::NewEquipment;
+use crate::sign_in::{Dealer, PASSWORD, api, dealer, device, person, token};
 use portal::ids::EquipmentId;
 use portal::users::UserKind;
 use serde_json::json;
@@ -85,27 +83,10 @@ fn photo() -> Vec<u8> {
 }
 
 async fn devices(d: &Dealer) -> (EquipmentId, EquipmentId) {
-    d.db.run(async |tx| {
-        let a = tx
-            .create_equipment(&NewEquipment::new(
-                d.account,
-                SerialNumber::parse("SR-A")?,
-                "Ricoh",
-                "IM C3000",
-            )?)
-            .await?;
-        let b = tx
-            .create_equipment(&NewEquipment::new(
-                d.other_account,
-                SerialNumber::parse("SR-B")?,
-                "Canon",
-                "iR C3226",
-            )?)
-            .await?;
-        Ok((a.id, b.id))
-    })
-    .await
-    .unwrap()
+    (
+        device(d, d.account, "SR-A", "Ricoh", "IM C3000").await,
+        device(d, d.other_account, "SR-B", "Canon", "iR C3226").await,
+    )
 }
 
 fn uploads(c: &mut portal::config::Config) {

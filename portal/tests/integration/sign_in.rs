@@ -96,6 +96,29 @@ pub async fn token(d: &Dealer, email: &str, permissions: &[&str]) -> String {
     .unwrap()
 }
 
+/// A device of `account`.
+pub async fn device(
+    d: &Dealer,
+    account: AccountId,
+    serial: &str,
+    make: &str,
+    model: &str,
+) -> portal::ids::EquipmentId {
+    d.db.run(async |tx| {
+        Ok(tx
+            .create_equipment(&portal::equipment::NewEquipment::new(
+                account,
+                ingest::domain::SerialNumber::parse(serial)?,
+                make,
+                model,
+            )?)
+            .await?
+            .id)
+    })
+    .await
+    .unwrap()
+}
+
 /// A person who can sign in with [`PASSWORD`], named after their address (`ada@…`: "Ada").
 pub async fn person(db: &TenantDb, kind: UserKind, email: &str, role: &str) -> UserId {
     let phc = hash_password(PASSWORD).unwrap();
