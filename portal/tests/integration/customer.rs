@@ -549,7 +549,7 @@ async fn a_photo_of_the_counter_is_read_checked_and_sent(t: TestDb) {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join("; ");
-    let upload = async |path: &str| {
+    let send = async |path: &str, bytes: &[u8]| {
         reqwest::Client::new()
             .post(d.app.url(path))
             .header("cookie", &cookie)
@@ -557,11 +557,23 @@ async fn a_photo_of_the_counter_is_read_checked_and_sent(t: TestDb) {
                 "content-type",
                 format!("multipart/form-data; boundary={BOUNDARY}"),
             )
-            .body(multipart_photo(&photo))
+            .body(multipart_photo(bytes))
             .send()
             .await
             .unwrap()
     };
+    let upload = async |path: &str| send(path, &photo).await;
+    // a web page named counter.jpg, and 50 MB: refused with the reason, nothing kept
+    let r = send(&action, b"<!doctype html><script>alert(1)</script>").await;
+    assert_eq!(r.status(), 422);
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("not an image (JPEG or PNG expected)"),
+        "{text}"
+    );
+    let r = send(&action, &vec![0xff; 50 * 1024 * 1024]).await;
+    assert_eq!(r.status(), 413);
+    assert_eq!(count(&d.app.t, "SELECT COUNT(*) FROM files").await, 0);
     let r = upload(&action).await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     let page = r.text().await.unwrap();
