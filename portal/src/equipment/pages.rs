@@ -169,6 +169,17 @@ struct DetailPage {
     show_readings: bool,
     readings: Vec<ReadingRow>,
     older: Option<String>,
+    /// `None`: the reader may not see service requests.
+    requests: Option<Vec<OpenRequest>>,
+    can_report: bool,
+}
+
+struct OpenRequest {
+    id: i64,
+    number: i64,
+    problem: &'static str,
+    status: &'static str,
+    opened: String,
 }
 
 /// The text of a reading's reasons, as a person reads them.
@@ -192,9 +203,41 @@ pub async fn detail(
         let (at, id) = b.split_once('.')?;
         Some((at.parse::<i64>().ok()?, ReadingId(id.parse::<i64>().ok()?)))
     });
-    let d = match views::detail(&state.db.tenant(p.tenant), p, EquipmentId(id), before).await {
+    let db = state.db.tenant(p.tenant);
+    let d = match views::detail(&db, p, EquipmentId(id), before).await {
         Ok(d) => d,
         Err(e) => return failure(e),
+    };
+    // the device is the reader's (checked above): its open service requests, when they may see them
+    let requests = if p.permissions.contains(&Permission::RequestsRead) {
+        let filter = crate::requests::Filter {
+            account: p.account(),
+            equipment: Some(EquipmentId(id)),
+            open_only: true,
+            assigned_to: None,
+        };
+        match db
+            .read(async |tx| tx.requests(&filter, None, 20).await)
+            .await
+        {
+            Ok(rows) => Some(
+                rows.into_iter()
+                    .map(|r| OpenRequest {
+                        id: r.id,
+                        number: r.number,
+                        problem: crate::requests::label(
+                            crate::requests::PROBLEM_TYPES,
+                            &r.problem_type,
+                        ),
+                        status: crate::requests::label(crate::requests::STATUSES, &r.status),
+                        opened: p.formats.when(r.created_at),
+                    })
+                    .collect(),
+            ),
+            Err(e) => return failure(e.into()),
+        }
+    } else {
+        None
     };
     let older = (d.readings.len() == views::READINGS_PAGE as usize)
         .then(|| {
@@ -272,5 +315,7 @@ pub async fn detail(
             .collect(),
         older,
         title,
+        requests,
+        can_report: p.permissions.contains(&Permission::RequestsCreate),
     })
 }

@@ -141,6 +141,15 @@ async fn a_request_from_first_report_to_closing(t: TestDb) {
             && page.contains("Urgent")
             && page.contains("2026-01-05 (morning)")
     );
+    // the device's page lists it among its open requests
+    let device_page = cy.get(&format!("/equipment/{}", mine.0)).await;
+    assert!(
+        device_page.contains("Open service requests")
+            && device_page.contains(&format!("href=\"/requests/{id}\""))
+            && device_page.contains("Paper jams"),
+        "{}",
+        device_page.body
+    );
     // the photo shows as a small preview; both files download, never run
     let preview = cy
         .get(&format!(
@@ -310,6 +319,12 @@ async fn a_request_from_first_report_to_closing(t: TestDb) {
     assert_eq!(r.status, 303);
     let page = cy.get(&format!("/requests/{id}")).await;
     assert!(page.contains("<strong>Closed</strong>"), "{}", page.body);
+    let device_page = cy.get(&format!("/equipment/{}", mine.0)).await;
+    assert!(
+        !device_page.contains(&format!("href=\"/requests/{id}\"")),
+        "a closed request is not open: {}",
+        device_page.body
+    );
     let trail: Vec<String> = {
         let mut c = d.app.t.admin().await;
         sqlx::query_scalar::<sqlx::Any, String>(
