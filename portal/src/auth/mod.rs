@@ -41,6 +41,8 @@ pub struct Principal {
     pub client: Client,
     /// How this person reads times and numbers (pages only; the API speaks plain values).
     pub formats: crate::web::formats::Formats,
+    /// The language pages speak to this person.
+    pub lang: crate::web::i18n::Lang,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -77,7 +77,7 @@ pub async fn sign_in_form(
     let (csrf, set) = web::pre_csrf(&headers);
     let dealer = dealer_hint(&headers, &query);
     let page = SignInPage {
-        chrome: Chrome::public(dealer_name(&state, &dealer).await)
+        chrome: Chrome::public(dealer_name(&state, &dealer).await, &headers)
             .with_notice(web::notice_of(&query)),
         csrf,
         dealer,
@@ -105,7 +105,7 @@ pub async fn sign_in(
             .to_owned()
     };
     let mut page = SignInPage {
-        chrome: Chrome::public(None),
+        chrome: Chrome::public(None, &headers),
         csrf,
         dealer: field("dealer"),
         email: field("email"),
@@ -140,7 +140,7 @@ pub async fn sign_in(
             format!("There is no dealer called '{dealer}'. Check the name your dealer gave you."),
         );
     };
-    page.chrome = Chrome::public(Some(tenant.name.clone()));
+    page.chrome = Chrome::public(Some(tenant.name.clone()), &headers);
     let Ok(email) = EmailAddress::parse(&email) else {
         return refuse(
             page,
@@ -315,7 +315,7 @@ pub async fn forgot_form(
     let (csrf, set) = web::pre_csrf(&headers);
     let dealer = dealer_hint(&headers, &query);
     let page = ForgotPage {
-        chrome: Chrome::public(dealer_name(&state, &dealer).await),
+        chrome: Chrome::public(dealer_name(&state, &dealer).await, &headers),
         csrf,
         dealer,
         email: String::new(),
@@ -341,7 +341,7 @@ pub async fn forgot(
             .to_owned()
     };
     let mut page = ForgotPage {
-        chrome: Chrome::public(None),
+        chrome: Chrome::public(None, &headers),
         csrf,
         dealer: field("dealer"),
         email: field("email"),
@@ -424,7 +424,7 @@ pub async fn reset_form(
     let token = query.get("token").cloned().unwrap_or_default();
     let checked = reset::check(&state.db, &token).await;
     let page = ResetPage {
-        chrome: Chrome::public(None),
+        chrome: Chrome::public(None, &headers),
         csrf,
         valid: checked.is_ok(),
         error: checked.err().map(|e| e.to_string()).unwrap_or_default(),
@@ -447,7 +447,7 @@ pub async fn reset(
 ) -> Response {
     let (csrf, _) = web::pre_csrf(&headers);
     let mut page = ResetPage {
-        chrome: Chrome::public(None),
+        chrome: Chrome::public(None, &headers),
         csrf,
         token: String::new(),
         valid: true,

@@ -264,7 +264,7 @@ impl Db {
                 let row = sqlx::query(
                     "SELECT s.id, s.user_id, s.csrf_secret, s.last_seen_at, s.second_factor_at, \
                        u.kind, u.account_id, u.status, u.display_name, \
-                       u.time_zone, u.date_format, u.number_format, \
+                       u.time_zone, u.date_format, u.number_format, u.locale, \
                        (SELECT COUNT(*) FROM totp_secrets x WHERE x.tenant_id = s.tenant_id \
                           AND x.user_id = s.user_id AND x.confirmed_at IS NOT NULL) AS has_totp, \
                        (SELECT COUNT(*) FROM tenant_settings ts WHERE ts.tenant_id = s.tenant_id \
@@ -315,6 +315,9 @@ impl Db {
                             &row.try_get::<String, _>("time_zone")?,
                             &row.try_get::<String, _>("date_format")?,
                             &row.try_get::<String, _>("number_format")?,
+                        ),
+                        lang: crate::web::i18n::Lang::from_code(
+                            &row.try_get::<String, _>("locale")?,
                         ),
                     },
                     stage,

@@ -167,6 +167,7 @@ impl Db {
                     via: Via::ApiToken(id),
                     client: client.clone(),
                     formats: user.formats,
+                    lang: crate::web::i18n::Lang::from_code(&user.locale),
                 })
             })
             .await

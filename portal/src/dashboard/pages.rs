@@ -6,6 +6,7 @@ use crate::auth::session::ActiveSession;
 use crate::http::AppState;
 use crate::web::chart::{self, Series};
 use crate::web::formats::Formats;
+use crate::web::i18n::{Lang, n_};
 use crate::web::{self, Chrome};
 use askama::Template;
 use axum::extract::State;
@@ -43,12 +44,18 @@ struct HomePage {
     rows: Vec<(String, Vec<String>)>,
 }
 
-fn cards(s: &Summary, f: &Formats) -> Vec<Card> {
+fn cards(s: &Summary, f: &Formats, lang: Lang) -> Vec<Card> {
     let mut cards = Vec::new();
-    let devices = |n: i64| if n == 1 { "device" } else { "devices" };
+    let devices = |n: i64| {
+        if n == 1 {
+            lang.t("device")
+        } else {
+            lang.t("devices")
+        }
+    };
     if let Some(n) = s.open_requests {
         cards.push(Card {
-            label: "Open service requests",
+            label: n_("Open service requests"),
             value: f.number(n),
             detail: String::new(),
             href: Some("/requests"),
@@ -58,11 +65,11 @@ fn cards(s: &Summary, f: &Formats) -> Vec<Card> {
     if let Some(m) = &s.meters_due {
         let n = i64::try_from(m.devices).unwrap_or(i64::MAX);
         cards.push(Card {
-            label: "Meters to send",
+            label: n_("Meters to send"),
             value: f.number(n),
             detail: match m.due_by {
-                Some(at) => format!("{} due by {}", devices(n), f.day(at - 1)),
-                None => "nothing owed this cycle".into(),
+                Some(at) => lang.t2("{} due by {}", devices(n), f.day(at - 1)),
+                None => lang.t("nothing owed this cycle").into(),
             },
             href: Some("/meters"),
             attention: n > 0,
@@ -70,7 +77,7 @@ fn cards(s: &Summary, f: &Formats) -> Vec<Card> {
     }
     if let Some(n) = s.low_toner {
         cards.push(Card {
-            label: "Low on toner",
+            label: n_("Low on toner"),
             value: f.number(n),
             detail: devices(n).into(),
             href: Some("/equipment"),
@@ -79,9 +86,9 @@ fn cards(s: &Summary, f: &Formats) -> Vec<Card> {
     }
     if let Some(n) = s.stopped_reporting {
         cards.push(Card {
-            label: "Stopped reporting",
+            label: n_("Stopped reporting"),
             value: f.number(n),
-            detail: format!("{} not heard from", devices(n)),
+            detail: lang.t1("{} not heard from", devices(n)),
             href: Some("/equipment"),
             attention: n > 0,
         });
@@ -95,12 +102,12 @@ fn cards(s: &Summary, f: &Formats) -> Vec<Card> {
             .collect::<Vec<_>>()
             .join(" + ");
         cards.push(Card {
-            label: "Unpaid invoices",
+            label: n_("Unpaid invoices"),
             value: f.number(invoices),
             detail: match (invoices, overdue) {
-                (0, _) => "all paid".into(),
-                (_, 0) => format!("{due} due"),
-                _ => format!("{due} due, {} overdue", f.number(overdue)),
+                (0, _) => lang.t("all paid").into(),
+                (_, 0) => lang.t1("{} due", due),
+                _ => lang.t2("{} due, {} overdue", due, f.number(overdue)),
             },
             href: None,
             attention: overdue > 0,
@@ -112,15 +119,27 @@ fn cards(s: &Summary, f: &Formats) -> Vec<Card> {
 fn actions(session: &ActiveSession) -> Vec<Action> {
     let p = &session.principal;
     [
-        (Permission::ReadingsSubmit, "/meters", "Send meter readings"),
+        (
+            Permission::ReadingsSubmit,
+            "/meters",
+            n_("Send meter readings"),
+        ),
         (
             Permission::RequestsCreate,
             "/requests/new",
-            "Report a problem",
+            n_("Report a problem"),
         ),
-        (Permission::ReadingsReview, "/review", "Review readings"),
-        (Permission::RequestsManage, "/dispatch", "Dispatch board"),
-        (Permission::UsersManage, "/admin/users", "Invite someone"),
+        (Permission::ReadingsReview, "/review", n_("Review readings")),
+        (
+            Permission::RequestsManage,
+            "/dispatch",
+            n_("Dispatch board"),
+        ),
+        (
+            Permission::UsersManage,
+            "/admin/users",
+            n_("Invite someone"),
+        ),
     ]
     .into_iter()
     .filter(|(perm, ..)| p.permissions.contains(perm))
@@ -149,9 +168,10 @@ pub async fn home(State(state): State<AppState>, session: ActiveSession) -> Resp
                 values: d.pages.clone(),
             })
             .collect();
+        let month_labels: Vec<String> = m.months.iter().map(|l| p.lang.month(l)).collect();
         chart = Some(chart::stacked(
-            "Pages printed per month, by device",
-            &m.months,
+            p.lang.t("Pages printed per month, by device"),
+            &month_labels,
             &series,
             f,
         ));
@@ -164,7 +184,7 @@ pub async fn home(State(state): State<AppState>, session: ActiveSession) -> Resp
                 name: d.name.clone(),
             })
             .collect();
-        months = m.months.clone();
+        months = month_labels;
         rows = m
             .devices
             .iter()
@@ -185,7 +205,7 @@ pub async fn home(State(state): State<AppState>, session: ActiveSession) -> Resp
     web::ok(&HomePage {
         chrome: Chrome::signed_in(&state, &session).await,
         name: session.display_name.clone(),
-        cards: cards(&summary, f),
+        cards: cards(&summary, f, p.lang),
         actions: actions(&session),
         chart,
         legend,

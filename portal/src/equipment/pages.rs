@@ -78,15 +78,15 @@ pub async fn list(
         .map(|r| {
             let mut flags = Vec::new();
             if r.low_supply {
-                flags.push("toner low");
+                flags.push(crate::web::i18n::n_("toner low"));
             }
             if r.open_alerts > 0 {
-                flags.push("alert");
+                flags.push(crate::web::i18n::n_("alert"));
             }
             if r.last_reported_at
                 .is_some_and(|at| now - at > SILENT_AFTER_MS)
             {
-                flags.push("not reporting");
+                flags.push(crate::web::i18n::n_("not reporting"));
             }
             Row {
                 id: r.id,
@@ -247,8 +247,15 @@ pub async fn detail(
         })
         .flatten();
     let title = format!("{} {}", d.equipment.make, d.equipment.model);
-    let months: Vec<Month> = d
+    let bars: Vec<Bar> = d
         .monthly_total
+        .iter()
+        .map(|b| Bar {
+            label: p.lang.month(&b.label),
+            value: b.value,
+        })
+        .collect();
+    let months: Vec<Month> = bars
         .iter()
         .map(|b: &Bar| Month {
             label: b.label.clone(),
@@ -262,8 +269,8 @@ pub async fn detail(
         chrome: Chrome::signed_in(&state, &session).await,
         id,
         chart: chart::bars(
-            &format!("Pages printed per month by {title}"),
-            &d.monthly_total,
+            &p.lang.t1("Pages printed per month by {}", &title),
+            &bars,
             &p.formats,
         ),
         months,

@@ -19,42 +19,42 @@ use ingest::ids::TenantId;
 pub const EVENTS: &[EventType] = &[
     EventType {
         code: "equipment.silent",
-        label: "A device stopped reporting its meters",
+        label: crate::web::i18n::n_("A device stopped reporting its meters"),
         email_by_default: true,
     },
     EventType {
         code: "reading.review",
-        label: "A meter reading waits for review",
+        label: crate::web::i18n::n_("A meter reading waits for review"),
         email_by_default: false,
     },
     EventType {
         code: "reading.decided",
-        label: "A meter reading you sent was decided",
+        label: crate::web::i18n::n_("A meter reading you sent was decided"),
         email_by_default: false,
     },
     EventType {
         code: "request.created",
-        label: "A service request was opened",
+        label: crate::web::i18n::n_("A service request was opened"),
         email_by_default: true,
     },
     EventType {
         code: "request.updated",
-        label: "A service request changed (status, schedule, technician)",
+        label: crate::web::i18n::n_("A service request changed (status, schedule, technician)"),
         email_by_default: true,
     },
     EventType {
         code: "request.comment",
-        label: "A comment on a service request",
+        label: crate::web::i18n::n_("A comment on a service request"),
         email_by_default: true,
     },
     EventType {
         code: "request.suggested",
-        label: "A device's alert suggests a service request",
+        label: crate::web::i18n::n_("A device's alert suggests a service request"),
         email_by_default: false,
     },
     EventType {
         code: "meters.due",
-        label: "Meter readings are due",
+        label: crate::web::i18n::n_("Meter readings are due"),
         email_by_default: true,
     },
 ];

@@ -7,6 +7,7 @@ use crate::auth::session::ActiveSession;
 use crate::http::AppState;
 use crate::http::form::Form;
 use crate::web::formats::Formats;
+use crate::web::i18n::Lang;
 use crate::web::{self, Chrome};
 use askama::Template;
 use axum::body::Bytes;
@@ -27,9 +28,10 @@ struct Item {
     link: Option<String>,
     unread: bool,
     csrf: String,
+    lang: Lang,
 }
 
-fn item(n: NotificationView, csrf: &str, f: &Formats) -> Item {
+fn item(n: NotificationView, csrf: &str, f: &Formats, lang: Lang) -> Item {
     Item {
         id: n.id,
         title: n.title,
@@ -38,6 +40,7 @@ fn item(n: NotificationView, csrf: &str, f: &Formats) -> Item {
         link: n.link,
         unread: n.read_at.is_none(),
         csrf: csrf.to_owned(),
+        lang,
     }
 }
 
@@ -92,7 +95,7 @@ pub async fn centre(
         csrf: session.csrf.clone(),
         items: notes
             .into_iter()
-            .map(|n| item(n, &session.csrf, &p.formats))
+            .map(|n| item(n, &session.csrf, &p.formats, p.lang))
             .collect(),
         last_id,
         older,
@@ -179,7 +182,7 @@ pub async fn stream(
         ),
         move |n| {
             let (db, csrf) = (db.clone(), csrf.clone());
-            async move { fragment_events(&db, p.tenant, p.user, p.formats, n, &csrf).await }
+            async move { fragment_events(&db, (p.tenant, p.user), (p.formats, p.lang), n, &csrf).await }
         },
     );
     let events = futures::StreamExt::flat_map(events, futures::stream::iter);
@@ -190,9 +193,8 @@ pub async fn stream(
 
 async fn fragment_events(
     db: &crate::db::Db,
-    tenant: ingest::ids::TenantId,
-    user: crate::ids::UserId,
-    formats: Formats,
+    (tenant, user): (ingest::ids::TenantId, crate::ids::UserId),
+    (formats, lang): (Formats, Lang),
     n: Result<NotificationView, crate::db::DbError>,
     csrf: &str,
 ) -> Vec<Result<Event, Infallible>> {
@@ -205,7 +207,7 @@ async fn fragment_events(
     };
     let id = n.id;
     let html = ItemFragment {
-        n: item(n, csrf, &formats),
+        n: item(n, csrf, &formats, lang),
     }
     .render()
     .unwrap_or_default();

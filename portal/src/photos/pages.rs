@@ -99,9 +99,9 @@ struct ConfirmPage {
 
 fn label_of(code: &str) -> String {
     match code {
-        "total" => "Total".into(),
-        "mono" => "Black & white".into(),
-        "color" => "Colour".into(),
+        "total" => crate::web::i18n::n_("Total").into(),
+        "mono" => crate::web::i18n::n_("Black & white").into(),
+        "color" => crate::web::i18n::n_("Colour").into(),
         other => other.replace('_', " "),
     }
 }

@@ -6,7 +6,7 @@ use crate::auth::session::ActiveSession;
 use crate::auth::{SessionStage, totp};
 use crate::http::form::Form;
 use crate::http::{AppState, cookies, with_cookies};
-use crate::users::{LOCALES, Profile, ProfileInput};
+use crate::users::{Profile, ProfileInput};
 use crate::web::formats::{DATE_STYLES, DateStyle, NUMBER_STYLES, NumberStyle};
 use crate::web::{self, Chrome, FieldErrors};
 use askama::Template;
@@ -42,7 +42,7 @@ struct ProfilePage {
     email: String,
     display_name: String,
     locale: String,
-    locales: &'static [(&'static str, &'static str)],
+    locales: Vec<(&'static str, &'static str)>,
     time_zone: String,
     /// Every zone name of the tz database, offered as the field is typed.
     zones: Vec<&'static str>,
@@ -112,7 +112,7 @@ async fn profile_page(
         email: user.email.as_str().to_owned(),
         display_name: shown.display_name,
         locale: shown.locale,
-        locales: LOCALES,
+        locales: crate::web::i18n::Lang::choices().collect(),
         time_zone: shown.time_zone,
         zones: chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect(),
         date_format: shown.date_format,

@@ -115,9 +115,9 @@ pub async fn evidence(
 
 /// The counters the meter form asks for, of those this dealer bills.
 const FORM_COUNTERS: &[(&str, &str)] = &[
-    ("total", "Total"),
-    ("mono", "Black & white"),
-    ("color", "Colour"),
+    ("total", crate::web::i18n::n_("Total")),
+    ("mono", crate::web::i18n::n_("Black & white")),
+    ("color", crate::web::i18n::n_("Colour")),
 ];
 
 struct CounterField {
@@ -156,14 +156,20 @@ pub(crate) fn outcome_of(result: &ingest::wire::ObservationResult, f: &Formats) 
     let (outcome, headline) = match result.outcome {
         Accepted => (
             "accepted",
-            "Thank you: the reading was accepted.".to_owned(),
+            crate::web::i18n::n_("Thank you: the reading was accepted.").to_owned(),
         ),
-        Duplicate => ("duplicate", "This reading was received already.".to_owned()),
+        Duplicate => (
+            "duplicate",
+            crate::web::i18n::n_("This reading was received already.").to_owned(),
+        ),
         Review => (
             "review",
-            "Received. It looks unusual, so a person will check it before it is billed:".to_owned(),
+            crate::web::i18n::n_(
+                "Received. It looks unusual, so a person will check it before it is billed:",
+            )
+            .to_owned(),
         ),
-        Rejected => ("rejected", "Not accepted:".to_owned()),
+        Rejected => ("rejected", crate::web::i18n::n_("Not accepted:").to_owned()),
     };
     Outcome {
         outcome,

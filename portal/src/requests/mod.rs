@@ -18,39 +18,47 @@ use ingest::domain::ParseError;
 
 pub use store::{Attachment, Event, RequestView};
 
+use crate::web::i18n::n_;
+
 ingest::typed_id!(RequestId);
 
 /// How soon it matters, as the customer says.
 pub const PRIORITIES: &[(&str, &str)] = &[
-    ("low", "Low"),
-    ("normal", "Normal"),
-    ("high", "High"),
-    ("urgent", "Urgent"),
-    ("emergency", "Emergency — the device is down for everyone"),
+    ("low", n_("Low")),
+    ("normal", n_("Normal")),
+    ("high", n_("High")),
+    ("urgent", n_("Urgent")),
+    (
+        "emergency",
+        n_("Emergency — the device is down for everyone"),
+    ),
 ];
 
 /// What is wrong, in the customer's words.
 pub const PROBLEM_TYPES: &[(&str, &str)] = &[
-    ("paper_jam", "Paper jams"),
-    ("print_quality", "Print quality (streaks, faint, smudged)"),
-    ("error_code", "An error code or message on the screen"),
-    ("not_printing", "Does not print or scan"),
-    ("noise", "Unusual noise"),
-    ("network", "Network, scanning to e-mail or folders"),
-    ("install_move", "Install, move or remove a device"),
-    ("other", "Something else"),
+    ("paper_jam", n_("Paper jams")),
+    (
+        "print_quality",
+        n_("Print quality (streaks, faint, smudged)"),
+    ),
+    ("error_code", n_("An error code or message on the screen")),
+    ("not_printing", n_("Does not print or scan")),
+    ("noise", n_("Unusual noise")),
+    ("network", n_("Network, scanning to e-mail or folders")),
+    ("install_move", n_("Install, move or remove a device")),
+    ("other", n_("Something else")),
 ];
 
 /// The steps of a request.
 pub const STATUSES: &[(&str, &str)] = &[
-    ("submitted", "Submitted"),
-    ("acknowledged", "Acknowledged"),
-    ("scheduled", "Scheduled"),
-    ("in_progress", "In progress"),
-    ("on_hold", "On hold"),
-    ("completed", "Completed"),
-    ("closed", "Closed"),
-    ("cancelled", "Cancelled"),
+    ("submitted", n_("Submitted")),
+    ("acknowledged", n_("Acknowledged")),
+    ("scheduled", n_("Scheduled")),
+    ("in_progress", n_("In progress")),
+    ("on_hold", n_("On hold")),
+    ("completed", n_("Completed")),
+    ("closed", n_("Closed")),
+    ("cancelled", n_("Cancelled")),
 ];
 
 /// Where a request may go from where it is (dealer staff).

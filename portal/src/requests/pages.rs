@@ -9,6 +9,7 @@ use crate::http::form::Form;
 use crate::http::{ApiError, AppState};
 use crate::ids::{EquipmentId, UserId};
 use crate::web::formats::Formats;
+use crate::web::i18n::Lang;
 use crate::web::{self, Chrome};
 use askama::Template;
 use axum::body::Bytes;
@@ -327,15 +328,17 @@ struct DetailPage {
     steps: Vec<(&'static str, &'static str)>,
     staff_manage: bool,
     technicians: Vec<Technician>,
+    /// The reader's time zone, which the visit's times are typed in.
+    zone: &'static str,
     events: Vec<Item>,
     can_comment: bool,
     error: String,
 }
 
-fn event_text(e: &super::Event) -> String {
+fn event_text(e: &super::Event, lang: Lang) -> String {
     match e.kind.as_str() {
         "status" => {
-            let to = label(STATUSES, e.to_status.as_deref().unwrap_or(""));
+            let to = lang.t(label(STATUSES, e.to_status.as_deref().unwrap_or("")));
             match &e.body {
                 Some(b) => format!("{to}: {b}"),
                 None => to.to_owned(),
@@ -389,9 +392,9 @@ async fn detail_page(
                 (
                     *s,
                     if *s == "cancelled" {
-                        "Cancel this request"
+                        crate::web::i18n::n_("Cancel this request")
                     } else {
-                        "Close: it is fixed"
+                        crate::web::i18n::n_("Close: it is fixed")
                     },
                 )
             })
@@ -424,12 +427,13 @@ async fn detail_page(
             steps,
             staff_manage: manage,
             technicians: names,
+            zone: p.formats.zone.name(),
             events: events
                 .iter()
                 .map(|e| Item {
                     when: p.formats.when(e.created_at),
                     author: e.author.clone().unwrap_or_else(|| "the device".into()),
-                    text: event_text(e),
+                    text: event_text(e, p.lang),
                     internal: e.internal,
                 })
                 .collect(),

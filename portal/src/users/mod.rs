@@ -89,9 +89,6 @@ pub struct Profile {
     pub formats: Formats,
 }
 
-/// The languages the portal speaks.
-pub const LOCALES: &[(&str, &str)] = &[("en", "English"), ("de", "Deutsch"), ("fr", "Français")];
-
 /// What a profile form or body holds, unchecked.
 #[derive(Debug, Clone, Default)]
 pub struct ProfileInput {
@@ -105,7 +102,7 @@ pub struct ProfileInput {
 impl Profile {
     pub fn parse(raw: &ProfileInput) -> Result<Self, ParseError> {
         let locale = raw.locale.trim();
-        if !LOCALES.iter().any(|(code, _)| *code == locale) {
+        if crate::web::i18n::Lang::parse(locale).is_none() {
             return Err(ParseError::Invalid {
                 what: "language",
                 value: locale.escape_debug().to_string(),

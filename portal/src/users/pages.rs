@@ -391,7 +391,7 @@ pub async fn accept_form(
         StatusCode::GONE
     };
     let page = AcceptPage {
-        chrome: Chrome::public(welcome.as_ref().ok().map(|w| w.dealer.clone())),
+        chrome: Chrome::public(welcome.as_ref().ok().map(|w| w.dealer.clone()), &headers),
         csrf,
         token,
         error: welcome
@@ -414,7 +414,7 @@ pub async fn accept(
 ) -> Response {
     let (csrf, _) = web::pre_csrf(&headers);
     let mut page = AcceptPage {
-        chrome: Chrome::public(None),
+        chrome: Chrome::public(None, &headers),
         csrf,
         token: String::new(),
         welcome: None,
@@ -441,7 +441,7 @@ pub async fn accept(
     page.name = name.clone();
     match invitations::welcome(&state.db, &token).await {
         Ok(w) => {
-            page.chrome = Chrome::public(Some(w.dealer.clone()));
+            page.chrome = Chrome::public(Some(w.dealer.clone()), &headers);
             page.welcome = Some(w);
         }
         Err(e) => {

@@ -5,6 +5,7 @@
 
 pub mod chart;
 pub mod formats;
+pub mod i18n;
 
 use crate::auth::session::ActiveSession;
 use crate::auth::{Permission, Principal};
@@ -12,7 +13,9 @@ use crate::http::{AppState, cookies};
 use askama::Template;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use i18n::Lang;
 use std::collections::BTreeMap;
+use std::fmt::Display;
 
 /// One link of the signed-in menu.
 #[derive(Debug, Clone)]
@@ -38,36 +41,52 @@ pub struct Chrome {
     pub me: Option<Me>,
     /// A one-line confirmation shown at the top ("Your password was changed.").
     pub notice: Option<String>,
+    /// The language of the page: the reader's choice, or their browser's before sign-in.
+    pub lang: Lang,
 }
 
 /// The menu a principal sees: only what they may open.
 fn nav_for(p: &Principal) -> Vec<NavItem> {
     let mut nav = vec![NavItem {
         href: "/",
-        label: "Home",
+        label: i18n::n_("Home"),
     }];
-    let links = [
-        (Permission::EquipmentRead, "/equipment", "Equipment"),
-        (Permission::ReadingsSubmit, "/meters", "Meters"),
-        (Permission::ReadingsReview, "/review", "Review"),
-        (Permission::RequestsRead, "/requests", "Service"),
-        (Permission::RequestsManage, "/dispatch", "Dispatch"),
-        (Permission::UsersRead, "/admin/users", "Users"),
-        (Permission::RolesManage, "/admin/roles", "Roles"),
-        (Permission::SettingsManage, "/admin/security", "Security"),
-        (Permission::AuditRead, "/audit", "Activity"),
-    ];
-    for (perm, href, label) in links {
-        if p.permissions.contains(&perm) {
-            nav.push(NavItem { href, label });
-        }
-    }
+    nav.extend(
+        NAV.iter()
+            .filter(|(perm, _, _)| p.permissions.contains(perm))
+            .map(|(_, href, label)| NavItem { href, label }),
+    );
     nav.push(NavItem {
         href: "/profile",
-        label: "Profile",
+        label: i18n::n_("Profile"),
     });
     nav
 }
+
+/// The menu's links and the permission each needs.
+const NAV: &[(Permission, &str, &str)] = &[
+    (
+        Permission::EquipmentRead,
+        "/equipment",
+        i18n::n_("Equipment"),
+    ),
+    (Permission::ReadingsSubmit, "/meters", i18n::n_("Meters")),
+    (Permission::ReadingsReview, "/review", i18n::n_("Review")),
+    (Permission::RequestsRead, "/requests", i18n::n_("Service")),
+    (
+        Permission::RequestsManage,
+        "/dispatch",
+        i18n::n_("Dispatch"),
+    ),
+    (Permission::UsersRead, "/admin/users", i18n::n_("Users")),
+    (Permission::RolesManage, "/admin/roles", i18n::n_("Roles")),
+    (
+        Permission::SettingsManage,
+        "/admin/security",
+        i18n::n_("Security"),
+    ),
+    (Permission::AuditRead, "/audit", i18n::n_("Activity")),
+];
 
 impl Chrome {
     /// The frame for a signed-in session.
@@ -96,21 +115,49 @@ impl Chrome {
                 unread,
             }),
             notice: None,
+            lang: s.principal.lang,
         }
     }
 
-    /// The frame of a page shown before sign-in.
-    pub fn public(dealer: Option<String>) -> Chrome {
+    /// The frame of a page shown before sign-in, in the language the browser asks for.
+    pub fn public(dealer: Option<String>, headers: &HeaderMap) -> Chrome {
         Chrome {
             dealer: dealer.unwrap_or_else(|| "Printyx".into()),
             me: None,
             notice: None,
+            lang: Lang::from_accept(
+                headers
+                    .get(header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok()),
+            ),
         }
     }
 
     pub fn with_notice(mut self, notice: Option<String>) -> Chrome {
         self.notice = notice;
         self
+    }
+
+    /// `text` in the page's language (see [`i18n`]).
+    pub fn t<'a>(&self, text: &'a str) -> &'a str {
+        self.lang.t(text)
+    }
+
+    /// The name of a stored code ("agent_snmp", "review") in the page's language.
+    pub fn word<'a>(&self, code: &'a str) -> &'a str {
+        self.lang.word(code)
+    }
+
+    pub fn t1(&self, text: &str, a: impl Display) -> String {
+        self.lang.t1(text, a)
+    }
+
+    pub fn t2(&self, text: &str, a: impl Display, b: impl Display) -> String {
+        self.lang.t2(text, a, b)
+    }
+
+    pub fn t3(&self, text: &str, a: impl Display, b: impl Display, c: impl Display) -> String {
+        self.lang.t3(text, a, b, c)
     }
 }
 
@@ -157,38 +204,46 @@ pub fn ok(page: &impl Template) -> Response {
 /// The confirmations a page can show after a redirect, by code: the query names the code, never
 /// the text (a link cannot make the portal say something of the sender's choosing).
 const NOTICES: &[(&str, &str)] = &[
-    ("profile-saved", "Your profile was saved."),
+    ("profile-saved", i18n::n_("Your profile was saved.")),
     (
         "password-changed",
-        "Your password was changed; your other sessions were ended.",
+        i18n::n_("Your password was changed; your other sessions were ended."),
     ),
-    ("sessions-ended", "Every other session was ended."),
-    ("two-factor-on", "Two-factor sign-in is on."),
-    ("two-factor-off", "Two-factor sign-in is off."),
-    ("token-revoked", "The token was revoked."),
+    ("sessions-ended", i18n::n_("Every other session was ended.")),
+    ("two-factor-on", i18n::n_("Two-factor sign-in is on.")),
+    ("two-factor-off", i18n::n_("Two-factor sign-in is off.")),
+    ("token-revoked", i18n::n_("The token was revoked.")),
     (
         "reset-sent",
-        "If an account uses that address, an e-mail with a link is on its way. The link works for 30 minutes.",
+        i18n::n_(
+            "If an account uses that address, an e-mail with a link is on its way. The link works for 30 minutes.",
+        ),
     ),
     (
         "password-reset",
-        "Your password was changed. Sign in with it.",
+        i18n::n_("Your password was changed. Sign in with it."),
     ),
-    ("signed-out", "You are signed out."),
-    ("invited", "The invitation was sent."),
-    ("user-saved", "The user was updated."),
-    ("user-erased", "The user's personal data was erased."),
-    ("role-saved", "The role was saved."),
-    ("role-deleted", "The role was deleted."),
-    ("security-saved", "The security settings were saved."),
+    ("signed-out", i18n::n_("You are signed out.")),
+    ("invited", i18n::n_("The invitation was sent.")),
+    ("user-saved", i18n::n_("The user was updated.")),
+    (
+        "user-erased",
+        i18n::n_("The user's personal data was erased."),
+    ),
+    ("role-saved", i18n::n_("The role was saved.")),
+    ("role-deleted", i18n::n_("The role was deleted.")),
+    (
+        "security-saved",
+        i18n::n_("The security settings were saved."),
+    ),
     (
         "preferences-saved",
-        "Your notification settings were saved.",
+        i18n::n_("Your notification settings were saved."),
     ),
-    ("review-decided", "The decision was saved."),
+    ("review-decided", i18n::n_("The decision was saved.")),
     (
         "request-sent",
-        "Your request was sent. You will be told at each step.",
+        i18n::n_("Your request was sent. You will be told at each step."),
     ),
 ];
 
@@ -219,7 +274,7 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
     render(
         status,
         &ErrorPage {
-            chrome: Chrome::public(None),
+            chrome: Chrome::public(None, &HeaderMap::new()),
             title,
             message,
         },

@@ -79,10 +79,21 @@ pub const PRE_CSRF: &str = "__Host-printyx-csrf";
 
 impl Browser {
     pub fn new(base: &str) -> Browser {
+        Browser::speaking(base, "en-US,en;q=0.9")
+    }
+
+    /// A browser whose every request says which languages its user reads (`Accept-Language`).
+    pub fn speaking(base: &str, accept_language: &str) -> Browser {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::ACCEPT_LANGUAGE,
+            reqwest::header::HeaderValue::from_str(accept_language).unwrap(),
+        );
         Browser {
             base: base.to_owned(),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .default_headers(headers)
                 .build()
                 .unwrap(),
             cookies: BTreeMap::new(),

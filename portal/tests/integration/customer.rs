@@ -93,7 +93,11 @@ async fn customers_see_their_own_devices_with_every_readings_provenance(t: TestD
         "{}",
         page.body
     );
-    assert!(page.contains("manual") && page.contains("accepted"));
+    assert!(
+        page.contains("Typed in") && page.contains("Accepted"),
+        "{}",
+        page.body
+    );
     assert!(page.contains("2026-03-04 00:00 UTC"), "{}", page.body);
 
     // the same page on Cy's own clock, with Cy's date order and number marks
@@ -640,7 +644,102 @@ fn multipart_photo(bytes: &[u8]) -> Vec<u8> {
     body
 }
 
+/// Pages speak the language a person chose on their profile (before sign-in: the one their
+/// browser asks for); what people and devices wrote stays as written.
+async fn pages_speak_the_language_each_person_chose(t: TestDb) {
+    let d = dealer(t, long_sessions).await;
+    let (mine, _) = devices(&d).await;
+    person(
+        &d.db,
+        UserKind::Customer(d.account),
+        "cy@acme.test",
+        "account_user",
+    )
+    .await;
+
+    // before sign-in, the browser's language
+    let mut cy = Browser::speaking(&d.app.base, "fr-CA, fr;q=0.9, en;q=0.5");
+    let page = cy.get("/sign-in?dealer=acme").await;
+    assert!(
+        page.contains("<html lang=\"fr\">") && page.contains("Mot de passe oublié ?"),
+        "{}",
+        page.body
+    );
+    cy.sign_in("acme", "cy@acme.test", PASSWORD).await;
+    // signed in, their own choice (English until they choose)
+    let home = cy.get("/").await;
+    assert!(home.contains("<html lang=\"en\">") && home.contains("Quick actions"));
+
+    let csrf = cy.session_csrf().await;
+    let r = cy
+        .post(
+            "/profile",
+            &[
+                ("csrf", &csrf),
+                ("display_name", "Cy"),
+                ("locale", "de"),
+                ("time_zone", "Europe/Berlin"),
+                ("date_format", "dotted"),
+                ("number_format", "de"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let saved = cy.get(r.location.as_deref().unwrap()).await;
+    assert!(
+        saved.contains("Ihr Profil wurde gespeichert.") && saved.contains("<html lang=\"de\">"),
+        "{}",
+        saved.body
+    );
+    let home = cy.get("/").await;
+    for text in [
+        "Hallo, Cy",
+        "Schnellzugriff",
+        "Zählerstände senden",
+        "Abmelden",
+        ">Geräte<",
+    ] {
+        assert!(home.contains(text), "{text}: {}", home.body);
+    }
+    assert!(!home.contains("Quick actions"), "{}", home.body);
+
+    d.app.t.clock.set_ms(crate::harness::T0 + 40 * DAY);
+    let r = send_meters(&mut cy, mine, &[("total", "12345")]).await;
+    assert!(
+        r.contains("Danke: Der Zählerstand wurde angenommen."),
+        "{}",
+        r.body
+    );
+    let page = cy.get(&format!("/equipment/{}", mine.0)).await;
+    for text in [
+        "Seriennummer",
+        "Eingetippt",
+        "Angenommen",
+        "12.345",
+        "Seiten pro Monat",
+    ] {
+        assert!(page.contains(text), "{text}: {}", page.body);
+    }
+    // the device's own words are not translated
+    assert!(page.contains("Ricoh MP C3004"), "{}", page.body);
+
+    // the API is the same whatever the person reads
+    let tok = token(&d, "cy@acme.test", &[]).await;
+    let (_, me) = api(&d.app.base, "GET", "/api/v1/me", &tok, None).await;
+    assert_eq!(me["locale"], "de");
+    let (_, body) = api(
+        &d.app.base,
+        "GET",
+        &format!("/api/v1/equipment/{}/readings", mine.0),
+        &tok,
+        None,
+    )
+    .await;
+    assert_eq!(body["readings"][0]["source"], "manual");
+}
+
 backends!(
+    pages_speak_the_language_each_person_chose,
     customers_see_their_own_devices_with_every_readings_provenance,
     sent_meters_are_answered_at_once,
     a_decision_reaches_the_customers_open_page,

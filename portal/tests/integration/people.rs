@@ -694,7 +694,8 @@ async fn profile_password_and_sessions(t: TestDb) {
         .await;
     assert_eq!(r.status, 303);
     let shown = laptop.get(r.location.as_deref().unwrap()).await;
-    assert!(shown.contains("Ada King") && shown.contains("Your profile was saved."));
+    // the page now speaks the language just chosen
+    assert!(shown.contains("Ada King") && shown.contains("Ihr Profil wurde gespeichert."));
 
     let change = async |b: &mut Browser, current: &str| {
         b.post(
