@@ -145,7 +145,7 @@ pub async fn sign_in(
         return refuse(
             page,
             StatusCode::UNPROCESSABLE_ENTITY,
-            "Write your e-mail address as name@example.com.".into(),
+            crate::web::i18n::n_("Write your e-mail address as name@example.com.").into(),
         );
     };
     let attempt = Attempt {
@@ -161,7 +161,7 @@ pub async fn sign_in(
         Err(SignInError::WrongCredentials) => refuse(
             page,
             StatusCode::UNAUTHORIZED,
-            "The e-mail address or the password is not right.".into(),
+            crate::web::i18n::n_("The e-mail address or the password is not right.").into(),
         ),
         Err(SignInError::Throttled(t)) => {
             let mut r = refuse(
@@ -182,7 +182,8 @@ pub async fn sign_in(
             refuse(
                 page,
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "Signing in failed on our side. Try again in a moment.".into(),
+                crate::web::i18n::n_("Signing in failed on our side. Try again in a moment.")
+                    .into(),
             )
         }
     }
@@ -254,8 +255,10 @@ pub async fn second_factor(
             &[cookies::set(cookies::SESSION, &new.token, None)],
         ),
         Err(SignInError::WrongCredentials) => {
-            page.error =
-                "That code is not right (or was already used). Enter the current one.".into();
+            page.error = crate::web::i18n::n_(
+                "That code is not right (or was already used). Enter the current one.",
+            )
+            .into();
             web::render(StatusCode::UNAUTHORIZED, &page)
         }
         Err(SignInError::Throttled(t)) => {
@@ -264,7 +267,10 @@ pub async fn second_factor(
         }
         Err(SignInError::Db(e)) => {
             tracing::error!(error = %e, "second factor failed");
-            page.error = "Checking the code failed on our side. Try again in a moment.".into();
+            page.error = crate::web::i18n::n_(
+                "Checking the code failed on our side. Try again in a moment.",
+            )
+            .into();
             web::render(StatusCode::INTERNAL_SERVER_ERROR, &page)
         }
     }
@@ -366,7 +372,7 @@ pub async fn forgot(
         return web::render(StatusCode::UNPROCESSABLE_ENTITY, &page);
     };
     let Ok(email) = EmailAddress::parse(&email) else {
-        page.error = "Write your e-mail address as name@example.com.".into();
+        page.error = crate::web::i18n::n_("Write your e-mail address as name@example.com.").into();
         return web::render(StatusCode::UNPROCESSABLE_ENTITY, &page);
     };
     match reset::request(
@@ -398,7 +404,9 @@ pub async fn forgot(
         }
         Err(e) => {
             tracing::error!(error = %e, "reset request failed");
-            page.error = "That did not work on our side. Try again in a moment.".into();
+            page.error =
+                crate::web::i18n::n_("That did not work on our side. Try again in a moment.")
+                    .into();
             web::render(StatusCode::INTERNAL_SERVER_ERROR, &page)
         }
     }
@@ -479,7 +487,8 @@ pub async fn reset(
     if let Err(e) = super::password::check_length(&password) {
         page.errors.add("password", e.to_string());
     } else if password != confirm {
-        page.errors.add("confirm", "The two passwords differ.");
+        page.errors
+            .add("confirm", crate::web::i18n::n_("The two passwords differ."));
     }
     if !page.errors.is_empty() {
         return web::render(StatusCode::UNPROCESSABLE_ENTITY, &page);
@@ -500,7 +509,9 @@ pub async fn reset(
         }
         Err(e) => {
             tracing::error!(error = %e, "password reset failed");
-            page.error = "That did not work on our side. Try again in a moment.".into();
+            page.error =
+                crate::web::i18n::n_("That did not work on our side. Try again in a moment.")
+                    .into();
             web::render(StatusCode::INTERNAL_SERVER_ERROR, &page)
         }
     }

@@ -113,12 +113,12 @@ async fn the_photo(mut multipart: Multipart) -> Result<(String, Vec<u8>), String
             let content_type = field.content_type().unwrap_or("").to_ascii_lowercase();
             let bytes = field.bytes().await.map_err(|e| e.to_string())?;
             if bytes.is_empty() {
-                return Err("Choose a photo to upload.".into());
+                return Err(crate::web::i18n::n_("Choose a photo to upload.").into());
             }
             return Ok((content_type, bytes.to_vec()));
         }
     }
-    Err("Choose a photo to upload.".into())
+    Err(crate::web::i18n::n_("Choose a photo to upload.").into())
 }
 
 pub async fn upload(
@@ -141,7 +141,10 @@ pub async fn upload(
                     &state,
                     &session,
                     id,
-                    "Send the photo with the form on this page (a file upload).".into(),
+                    crate::web::i18n::n_(
+                        "Send the photo with the form on this page (a file upload).",
+                    )
+                    .into(),
                     StatusCode::UNPROCESSABLE_ENTITY,
                 )
                 .await;

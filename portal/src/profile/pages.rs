@@ -250,7 +250,9 @@ fn refusal(e: &ProfileError, field: &str) -> (Draft, StatusCode) {
         tracing::error!(error = %d, "profile operation failed");
     }
     let message = match e {
-        ProfileError::Db(_) => "That did not work on our side. Try again in a moment.".to_owned(),
+        ProfileError::Db(_) => {
+            crate::web::i18n::n_("That did not work on our side. Try again in a moment.").to_owned()
+        }
         other => other.to_string(),
     };
     (invalid(message, field), status)
@@ -294,7 +296,10 @@ pub async fn change_password(
         }
     };
     if new != confirm {
-        let draft = invalid("The two new passwords differ.", "confirm");
+        let draft = invalid(
+            crate::web::i18n::n_("The two new passwords differ."),
+            "confirm",
+        );
         return profile_page(&state, &session, draft, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
     let db = state.db.tenant(session.principal.tenant);

@@ -91,7 +91,7 @@ pub async fn evidence(
                 .map(|f| format!("/api/v1/meter-photos/{f}/image")),
         ),
         None => (
-            "No evidence was kept with this reading.".into(),
+            crate::web::i18n::n_("No evidence was kept with this reading.").into(),
             String::new(),
             None,
         ),
@@ -348,7 +348,7 @@ pub async fn submit_meters(
         values.insert((*code).to_owned(), raw);
     }
     if problems.is_empty() && !counters.keys().any(|k| k.as_str() == "total") {
-        problems.push("Type the total counter.".into());
+        problems.push(crate::web::i18n::n_("Type the total counter.").into());
     }
     if !problems.is_empty() {
         return meters_page(

@@ -241,7 +241,7 @@ pub async fn create(
                 &session,
                 None,
                 empty(),
-                "Send the request with the form on this page.".into(),
+                crate::web::i18n::n_("Send the request with the form on this page.").into(),
                 bad,
             )
             .await;
@@ -268,7 +268,7 @@ pub async fn create(
         .map(|i| (field(&format!("date{i}")), field(&format!("window{i}"))))
         .collect();
     let new = match equipment
-        .ok_or_else(|| "Choose the device.".to_owned())
+        .ok_or_else(|| crate::web::i18n::n_("Choose the device.").to_owned())
         .and_then(|e| {
             NewRequest::parse(EquipmentId(e), &draft.1, &draft.0, &draft.2, preferred)
                 .map_err(|e| e.to_string())

@@ -114,8 +114,10 @@ fn decision_of(form: &Form) -> Result<Decision, String> {
         }),
         Some("reject") if corrected.is_none() => Ok(Decision::Reject { note }),
         Some("confirm_reset") if corrected.is_none() => Ok(Decision::ConfirmReset { note }),
-        Some("reject" | "confirm_reset") => Err("A corrected value goes with Accept only.".into()),
-        _ => Err("Choose Accept, Reject or Counter was reset.".into()),
+        Some("reject" | "confirm_reset") => {
+            Err(crate::web::i18n::n_("A corrected value goes with Accept only.").into())
+        }
+        _ => Err(crate::web::i18n::n_("Choose Accept, Reject or Counter was reset.").into()),
     }
 }
 

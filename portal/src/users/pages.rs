@@ -211,7 +211,9 @@ pub async fn invite(
         }
     };
     let Ok(role) = role.parse::<i64>().map(RoleId) else {
-        draft.errors.add("invite", "Choose a role.");
+        draft
+            .errors
+            .add("invite", crate::web::i18n::n_("Choose a role."));
         return users_page(&state, &session, draft, bad).await;
     };
     let db = state.db.tenant(session.principal.tenant);
@@ -301,7 +303,7 @@ pub async fn set_roles(
                 .map(|r| {
                     r.parse::<i64>()
                         .map(RoleId)
-                        .map_err(|_| "Choose a role.".to_owned())
+                        .map_err(|_| crate::web::i18n::n_("Choose a role.").to_owned())
                 })
                 .collect()
         });
@@ -455,7 +457,8 @@ pub async fn accept(
     if let Err(e) = crate::auth::password::check_length(&password) {
         page.errors.add("password", e.to_string());
     } else if password != confirm {
-        page.errors.add("confirm", "The two passwords differ.");
+        page.errors
+            .add("confirm", crate::web::i18n::n_("The two passwords differ."));
     }
     if !page.errors.is_empty() {
         return web::render(StatusCode::UNPROCESSABLE_ENTITY, &page);
@@ -474,7 +477,9 @@ pub async fn accept(
         Ok(signed_in) => crate::auth::pages::after_sign_in(&signed_in, "/", None),
         Err(InviteError::Db(e)) => {
             tracing::error!(error = %e, "invitation not accepted");
-            page.error = "That did not work on our side. Try again in a moment.".into();
+            page.error =
+                crate::web::i18n::n_("That did not work on our side. Try again in a moment.")
+                    .into();
             web::render(StatusCode::INTERNAL_SERVER_ERROR, &page)
         }
         Err(e @ InviteError::BadToken) => {

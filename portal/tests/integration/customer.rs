@@ -665,6 +665,22 @@ async fn pages_speak_the_language_each_person_chose(t: TestDb) {
         "{}",
         page.body
     );
+    let wrong = cy
+        .post(
+            "/sign-in",
+            &[
+                ("csrf", &page.csrf()),
+                ("dealer", "acme"),
+                ("email", "cy@acme.test"),
+                ("password", "not the password"),
+            ],
+        )
+        .await;
+    assert!(
+        wrong.contains("L&#39;adresse e-mail ou le mot de passe n&#39;est pas correct."),
+        "{}",
+        wrong.body
+    );
     cy.sign_in("acme", "cy@acme.test", PASSWORD).await;
     // signed in, their own choice (English until they choose)
     let home = cy.get("/").await;
