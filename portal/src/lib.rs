@@ -13,6 +13,7 @@ pub mod clock {
     pub use ingest::clock::{Clock, ManualClock, SystemClock};
 }
 pub mod config;
+pub mod contracts;
 pub mod dashboard;
 pub mod db;
 pub mod equipment;
@@ -32,6 +33,7 @@ pub mod roles;
 pub mod secrets;
 pub mod server;
 pub mod silence;
+pub mod supplies;
 pub mod telemetry;
 pub mod tenants;
 pub mod users;

@@ -129,6 +129,7 @@ fn actions(session: &ActiveSession) -> Vec<Action> {
             "/requests/new",
             n_("Report a problem"),
         ),
+        (Permission::OrdersCreate, "/supplies", n_("Order supplies")),
         (Permission::ReadingsReview, "/review", n_("Review readings")),
         (
             Permission::RequestsManage,

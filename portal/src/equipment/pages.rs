@@ -172,6 +172,7 @@ struct DetailPage {
     /// `None`: the reader may not see service requests.
     requests: Option<Vec<OpenRequest>>,
     can_report: bool,
+    can_order: bool,
 }
 
 struct OpenRequest {
@@ -324,5 +325,6 @@ pub async fn detail(
         title,
         requests,
         can_report: p.permissions.contains(&Permission::RequestsCreate),
+        can_order: p.permissions.contains(&Permission::OrdersCreate),
     })
 }

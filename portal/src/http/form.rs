@@ -119,6 +119,17 @@ impl Form {
         self.fields.get(name).map_or(&[], Vec::as_slice)
     }
 
+    /// The fields whose names start with `prefix` (`qty.12.TN-K`), as the rest of the name
+    /// and the value; a name sent twice gives its first value.
+    pub fn with_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.fields
+            .iter()
+            .filter_map(move |(k, v)| Some((k.strip_prefix(prefix)?, v.first()?.as_str())))
+    }
+
     /// Whether a checkbox was ticked.
     pub fn checked(&self, name: &str) -> Result<bool, FormError> {
         Ok(self.optional(name)?.is_some())

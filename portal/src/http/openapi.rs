@@ -7,7 +7,7 @@
 use super::routes::{Access, RouteSpec};
 use crate::{
     audit, auth, dashboard, equipment, mail, notifications, photos, profile, readings, requests,
-    review, roles, tenants, users,
+    review, roles, supplies, tenants, users,
 };
 use axum::http::Method;
 use utoipa::ToSchema;
@@ -266,6 +266,85 @@ pub const DOCS: &[Doc] = &[
         "Schedule the visit",
         Json(one::<requests::http::ScheduleBody>),
         Ok(200, one::<requests::RequestView>),
+    ),
+    doc(
+        "GET",
+        "/api/v1/catalogue",
+        "The dealer's whole catalogue, by SKU",
+        Nothing,
+        Ok(200, many::<supplies::store::ItemView>),
+    ),
+    doc(
+        "POST",
+        "/api/v1/catalogue",
+        "Add an item, or replace the one with its SKU",
+        Json(one::<supplies::RawItem>),
+        Ok(200, one::<supplies::store::ItemView>),
+    ),
+    doc(
+        "GET",
+        "/api/v1/catalogue/export",
+        "The catalogue as CSV (what the import reads)",
+        Nothing,
+        Answer::Raw("text/csv"),
+    ),
+    doc(
+        "POST",
+        "/api/v1/catalogue/import",
+        "Import a CSV catalogue: every row checked first, then all stored or none",
+        Raw("text/csv"),
+        Ok(200, one::<supplies::http::Imported>),
+    ),
+    doc(
+        "GET",
+        "/api/v1/equipment/{equipment}/supplies",
+        "What may be ordered for a device, and what it costs (0 when its contract covers it)",
+        Nothing,
+        Ok(200, many::<supplies::catalogue::Offer>),
+    ),
+    doc(
+        "POST",
+        "/api/v1/orders/quote",
+        "Price order lines without placing them",
+        Json(one::<supplies::http::QuoteBody>),
+        Ok(200, one::<supplies::orders::Quote>),
+    ),
+    doc(
+        "POST",
+        "/api/v1/orders",
+        "Place an order (Idempotency-Key header: the same key again answers with the same order, 200)",
+        Json(one::<supplies::http::CheckoutBody>),
+        Ok(201, one::<supplies::http::OrderDetail>),
+    ),
+    with_query(
+        doc(
+            "GET",
+            "/api/v1/orders",
+            "Supply orders, newest first",
+            Nothing,
+            Ok(200, one::<supplies::http::OrdersPage>),
+        ),
+        &[
+            Param::Int("before", "the `next` of the previous page"),
+            Param::Int("limit", "how many (at most 500)"),
+            Param::Int("equipment", "with a line for this device"),
+            Param::Text("status", "in this status only"),
+            Param::Bool("open", "not yet delivered or cancelled"),
+        ],
+    ),
+    doc(
+        "GET",
+        "/api/v1/orders/{order}",
+        "An order with its lines and timeline",
+        Nothing,
+        Ok(200, one::<supplies::http::OrderDetail>),
+    ),
+    doc(
+        "POST",
+        "/api/v1/orders/{order}/status",
+        "Move an order along (approve, pick, ship with carrier and tracking, deliver, cancel)",
+        Json(one::<supplies::http::StatusBody>),
+        Ok(200, one::<supplies::store::OrderView>),
     ),
     with_query(
         doc(

@@ -165,7 +165,7 @@ impl Routes {
 pub fn route_table(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
     use crate::{
         agents, audit, auth, dashboard, equipment, mail, notifications, photos, profile, readings,
-        requests, review, roles, tenants, users,
+        requests, review, roles, supplies, tenants, users,
     };
     use Access::{Agent, During, Public, PublicForm, SignedIn};
     let p = Access::Permission;
@@ -348,6 +348,74 @@ pub fn route_table(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
         "/api/v1/requests/{request}/schedule",
         p(RequestsManage),
         requests::http::schedule,
+    )
+    // supplies: the catalogue, ordering, orders
+    .get("/supplies", p(OrdersCreate), supplies::pages::shop)
+    .post("/supplies/review", p(OrdersCreate), supplies::pages::review)
+    .post(
+        "/supplies/checkout",
+        p(OrdersCreate),
+        supplies::pages::place,
+    )
+    .get("/orders", p(OrdersRead), supplies::pages::list)
+    .get("/orders/{order}", p(OrdersRead), supplies::pages::detail)
+    .post(
+        "/orders/{order}/status",
+        p(OrdersRead),
+        supplies::pages::step,
+    )
+    .get(
+        "/admin/catalogue",
+        p(CatalogueManage),
+        supplies::pages::catalogue_show,
+    )
+    .get(
+        "/admin/catalogue.csv",
+        p(CatalogueManage),
+        supplies::pages::catalogue_csv,
+    )
+    .upload(
+        "/admin/catalogue/import",
+        p(CatalogueManage),
+        supplies::pages::catalogue_import,
+    )
+    .get(
+        "/api/v1/catalogue",
+        p(CatalogueManage),
+        supplies::http::catalogue,
+    )
+    .post(
+        "/api/v1/catalogue",
+        p(CatalogueManage),
+        supplies::http::put_item,
+    )
+    .get(
+        "/api/v1/catalogue/export",
+        p(CatalogueManage),
+        supplies::http::export,
+    )
+    .upload(
+        "/api/v1/catalogue/import",
+        p(CatalogueManage),
+        supplies::http::import,
+    )
+    .get(
+        "/api/v1/equipment/{equipment}/supplies",
+        p(OrdersCreate),
+        supplies::http::offers,
+    )
+    .post(
+        "/api/v1/orders/quote",
+        p(OrdersCreate),
+        supplies::http::quote,
+    )
+    .post("/api/v1/orders", p(OrdersCreate), supplies::http::checkout)
+    .get("/api/v1/orders", p(OrdersRead), supplies::http::list)
+    .get("/api/v1/orders/{order}", p(OrdersRead), supplies::http::get)
+    .post(
+        "/api/v1/orders/{order}/status",
+        p(OrdersRead),
+        supplies::http::status,
     )
     // notifications
     .get("/notifications", SignedIn, notifications::pages::centre)

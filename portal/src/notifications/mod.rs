@@ -53,6 +53,23 @@ pub const EVENTS: &[EventType] = &[
         email_by_default: false,
     },
     EventType {
+        code: "order.submitted",
+        label: crate::web::i18n::n_("A supply order waits for approval"),
+        email_by_default: true,
+    },
+    EventType {
+        code: "order.updated",
+        label: crate::web::i18n::n_(
+            "A supply order moved on (approved, shipped, delivered, cancelled)",
+        ),
+        email_by_default: true,
+    },
+    EventType {
+        code: "order.suggested",
+        label: crate::web::i18n::n_("Toner is running low: an order is suggested"),
+        email_by_default: true,
+    },
+    EventType {
         code: "meters.due",
         label: crate::web::i18n::n_("Meter readings are due"),
         email_by_default: true,

@@ -76,6 +76,17 @@ const WORDS: &[(&str, &str)] = &[
     ("active", n_("Active")),
     ("disabled", n_("Disabled")),
     ("erased", n_("Erased")),
+    // supplies
+    ("toner", n_("Toner")),
+    ("drum", n_("Drum")),
+    ("waste", n_("Waste toner box")),
+    ("staples", n_("Staples")),
+    ("paper", n_("Paper")),
+    ("other", n_("Other")),
+    ("black", n_("Black")),
+    ("cyan", n_("Cyan")),
+    ("magenta", n_("Magenta")),
+    ("yellow", n_("Yellow")),
     // equipment
     ("inactive", n_("Inactive")),
     ("removed", n_("Removed")),

@@ -78,6 +78,12 @@ const NAV: &[(Permission, &str, &str)] = &[
         "/dispatch",
         i18n::n_("Dispatch"),
     ),
+    (Permission::OrdersRead, "/orders", i18n::n_("Orders")),
+    (
+        Permission::CatalogueManage,
+        "/admin/catalogue",
+        i18n::n_("Catalogue"),
+    ),
     (Permission::UsersRead, "/admin/users", i18n::n_("Users")),
     (Permission::RolesManage, "/admin/roles", i18n::n_("Roles")),
     (
@@ -241,6 +247,15 @@ const NOTICES: &[(&str, &str)] = &[
         i18n::n_("Your notification settings were saved."),
     ),
     ("review-decided", i18n::n_("The decision was saved.")),
+    (
+        "order-placed",
+        i18n::n_("Your order was placed. You will be told at each step."),
+    ),
+    ("order-updated", i18n::n_("The order was updated.")),
+    (
+        "catalogue-imported",
+        i18n::n_("The catalogue was imported."),
+    ),
     (
         "request-sent",
         i18n::n_("Your request was sent. You will be told at each step."),

@@ -31,3 +31,4 @@ mod sign_in;
 mod silence;
 mod startup;
 mod stores;
+mod supplies;

@@ -77,6 +77,7 @@ fn json_body_for(r: &RouteSpec) -> Option<serde_json::Value> {
         ("PUT", "/api/v1/roles/{role}") => Some(json!({"name": "Renamed", "permissions": []})),
         ("POST", "/api/v1/requests/{request}/comments") => Some(json!({"text": "a comment"})),
         ("POST", "/api/v1/requests/{request}/status") => Some(json!({"status": "cancelled"})),
+        ("POST", "/api/v1/orders/{order}/status") => Some(json!({"status": "cancelled"})),
         ("PUT", "/api/v1/requests/{request}/assignment") => Some(json!({"technician": null})),
         ("PUT", "/api/v1/requests/{request}/schedule") => Some(json!({"start": 1, "end": 2})),
         ("POST", "/api/v1/equipment/{equipment}/readings") => {
@@ -447,8 +448,19 @@ async fn another_accounts_objects_are_not_found(t: TestDb) {
         ),
     )
     .await;
+    let bos_order = count(
+        &d.app.t,
+        &format!(
+            "INSERT INTO orders (tenant_id, number, account_id, ship_name, ship_line1, ship_city, \
+               ship_postal_code, ship_country, status, total_cents, created_at, updated_at) \
+             VALUES ({t_id}, 900, {}, 'Bravo', '1 Law St', 'Town', '1', 'US', 'submitted', 0, 0, 0) RETURNING id",
+            d.other_account.0
+        ),
+    )
+    .await;
     let id_for = |param: &str| -> i64 {
         match param {
+            "order" => bos_order,
             "equipment" => equipment.0,
             "meter_photo" => photo,
             "user" => bo.0,
