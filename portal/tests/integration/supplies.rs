@@ -4,8 +4,9 @@
 //! itself, once. Both databases.
 
 use crate::backends;
+use crate::browser::Browser;
 use crate::harness::{T0, TestDb, count};
-use crate::sign_in::{Dealer, api, dealer, device, person, token};
+use crate::sign_in::{Dealer, PASSWORD, api, dealer, device, person, token};
 use chrono::NaiveDate;
 use ingest::wire::{Level, Supply};
 use portal::accounts::Address;
@@ -811,7 +812,220 @@ async fn low_toner_orders_its_covered_cartridge_once(t: TestDb) {
     );
 }
 
+/// A CSV file as a browser uploads it from the catalogue page.
+fn csv_upload(text: &str) -> Vec<u8> {
+    format!(
+        "--{B}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"catalogue.csv\"\r\n\
+         Content-Type: text/csv\r\n\r\n{text}\r\n--{B}--\r\n",
+        B = "printyx-csv"
+    )
+    .into_bytes()
+}
+
+async fn the_same_flows_work_through_the_pages(t: TestDb) {
+    let s = shop(t).await;
+    let d = &s.d;
+    // the dealer keeps the catalogue from its page
+    let mut ada = Browser::new(&d.app.base);
+    ada.sign_in("acme", "ada@dealer.test", PASSWORD).await;
+    let page = ada.get("/admin/catalogue").await;
+    assert!(
+        page.contains("Kyocera black toner") && page.contains("89.90"),
+        "{}",
+        page.body
+    );
+    let csrf = page.csrf();
+    let bad = ada
+        .post_multipart(
+            &format!("/admin/catalogue/import?csrf={csrf}"),
+            "printyx-csv",
+            csv_upload("sku,description,kind,price\r\nX-1,Thing,ink,1\r\n"),
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(
+        bad.contains("row 2") && bad.contains("kind"),
+        "{}",
+        bad.body
+    );
+    let good = ada
+        .post_multipart(
+            &format!("/admin/catalogue/import?csrf={csrf}"),
+            "printyx-csv",
+            csv_upload("sku,description,kind,colour,price,compatible_models\r\nTN-M,Magenta toner,toner,magenta,119.00,Ricoh MP C3004\r\n"),
+        )
+        .await;
+    assert_eq!(good.status, 303, "{}", good.body);
+    let forged = ada
+        .post_multipart(
+            "/admin/catalogue/import?csrf=0000",
+            "printyx-csv",
+            csv_upload(CATALOGUE),
+        )
+        .await;
+    assert_eq!(forged.status, 403, "an upload without the form's token");
+    assert_eq!(
+        count(&d.app.t, "SELECT COUNT(*) FROM supply_items").await,
+        6
+    );
+    let csv = ada.get("/admin/catalogue.csv").await;
+    assert!(
+        csv.contains("TN-M,,Magenta toner,toner,magenta"),
+        "{}",
+        csv.body
+    );
+
+    // the customer shops for the Ricoh: covered toner, priced paper
+    let mut cy = Browser::new(&d.app.base);
+    cy.sign_in("acme", "cy@acme.test", PASSWORD).await;
+    let shop_page = cy.get(&format!("/supplies?equipment={}", s.ricoh.0)).await;
+    assert_eq!(shop_page.status, 200);
+    assert!(
+        shop_page.contains("covered by your contract") && shop_page.contains("24.50 USD"),
+        "{}",
+        shop_page.body
+    );
+    let csrf = shop_page.csrf();
+    let ricoh = s.ricoh.0.to_string();
+    let k = format!("qty.{ricoh}.TN-K");
+    let paper = format!("qty.{ricoh}.PAPER");
+    // another account's device slipped into the form: not found, nothing kept
+    let theirs = format!("qty.{}.TN-K", s.theirs.0);
+    let r = cy
+        .post(
+            "/supplies/review",
+            &[("csrf", &csrf), (&k, "1"), (&theirs, "1")],
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    let r = cy
+        .post(
+            "/supplies/review",
+            &[("csrf", &csrf), ("equipment", &ricoh), (&k, "lots")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.contains("whole number"), "{}", r.body);
+    let r = cy
+        .post(
+            "/supplies/review",
+            &[("csrf", &csrf), ("equipment", &ricoh), (&k, "9")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.contains("at most 4"), "{}", r.body);
+    let review = cy
+        .post(
+            "/supplies/review",
+            &[
+                ("csrf", &csrf),
+                ("equipment", &ricoh),
+                (&k, "1"),
+                (&paper, "2"),
+            ],
+        )
+        .await;
+    assert_eq!(review.status, 200, "{}", review.body);
+    assert!(
+        review.contains("49.00 USD") && review.contains("Head office"),
+        "{}",
+        review.body
+    );
+    let lines = review.input_values("line");
+    assert_eq!(lines.len(), 2);
+    let key = review.input_value("key").unwrap();
+    let mut fields: Vec<(&str, &str)> = vec![
+        ("csrf", &csrf),
+        ("key", &key),
+        ("site", "other"),
+        ("po_number", "PO-1"),
+    ];
+    fields.extend(lines.iter().map(|l| ("line", l.as_str())));
+    let r = cy.post("/supplies/checkout", &fields).await;
+    assert_eq!(r.status, 422, "another address, left empty");
+    assert!(
+        r.contains("recipient") || r.contains("address line") || r.contains("city"),
+        "{}",
+        r.body
+    );
+    let site = s.site.to_string();
+    fields[2] = ("site", &site);
+    let placed = cy.post("/supplies/checkout", &fields).await;
+    assert_eq!(placed.status, 303, "{}", placed.body);
+    let at = placed.location.clone().unwrap();
+    // the same form again (a double click): the same order
+    let again = cy.post("/supplies/checkout", &fields).await;
+    assert_eq!(again.location.as_deref(), Some(at.as_str()));
+    assert_eq!(count(&d.app.t, "SELECT COUNT(*) FROM orders").await, 1);
+    let order = cy.get(&at).await;
+    assert!(
+        order.contains("Your order was placed")
+            && order.contains("PO-1")
+            && order.contains("Submitted"),
+        "{}",
+        order.body
+    );
+    assert!(order.contains("Cancel this order"));
+
+    // the dealer approves, picks and ships it from the order's page
+    let id = at
+        .trim_start_matches("/orders/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let waiting = ada.get("/orders?status=submitted").await;
+    assert!(
+        waiting.contains(&format!("/orders/{id}")),
+        "{}",
+        waiting.body
+    );
+    let page = ada.get(&format!("/orders/{id}")).await;
+    let csrf = page.csrf();
+    for to in ["approved", "picked"] {
+        let r = ada
+            .post(
+                &format!("/orders/{id}/status"),
+                &[("csrf", &csrf), ("status", to)],
+            )
+            .await;
+        assert_eq!(r.status, 303, "{to}: {}", r.body);
+    }
+    let r = ada
+        .post(
+            &format!("/orders/{id}/status"),
+            &[("csrf", &csrf), ("status", "shipped"), ("carrier", "UPS")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.contains("tracking number"), "{}", r.body);
+    let r = ada
+        .post(
+            &format!("/orders/{id}/status"),
+            &[
+                ("csrf", &csrf),
+                ("status", "shipped"),
+                ("carrier", "UPS"),
+                ("tracking_number", "1Z42"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let order = cy.get(&format!("/orders/{id}")).await;
+    assert!(
+        order.contains("Shipped with UPS, tracking number 1Z42"),
+        "{}",
+        order.body
+    );
+    assert!(!order.contains("Cancel this order"), "too late to cancel");
+    // and another account's customer does not see it
+    let mut bo = Browser::new(&d.app.base);
+    bo.sign_in("acme", "bo@bravo.test", PASSWORD).await;
+    assert_eq!(bo.get(&format!("/orders/{id}")).await.status, 404);
+}
+
 backends!(
+    the_same_flows_work_through_the_pages,
     catalogue_comes_and_goes_as_csv_and_a_bad_file_changes_nothing,
     customers_order_only_what_fits_their_own_devices_and_see_what_is_covered,
     one_checkout_is_one_order_even_sent_twice_at_once,
