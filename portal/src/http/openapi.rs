@@ -316,6 +316,34 @@ pub const DOCS: &[Doc] = &[
         Json(one::<supplies::http::CheckoutBody>),
         Ok(201, one::<supplies::http::OrderDetail>),
     ),
+    doc(
+        "GET",
+        "/api/v1/cart",
+        "One's cart, priced as it would be ordered now",
+        Nothing,
+        Ok(200, one::<supplies::orders::Quote>),
+    ),
+    doc(
+        "PUT",
+        "/api/v1/cart",
+        "Set quantities in one's cart (0 takes a line out); all checked, all or none",
+        Json(one::<supplies::http::QuoteBody>),
+        Ok(200, one::<supplies::orders::Quote>),
+    ),
+    doc(
+        "DELETE",
+        "/api/v1/cart",
+        "Empty one's cart",
+        Nothing,
+        NoContent,
+    ),
+    doc(
+        "POST",
+        "/api/v1/cart/checkout",
+        "Order the cart and empty it (Idempotency-Key header, as for POST /api/v1/orders)",
+        Json(one::<supplies::http::CartCheckoutBody>),
+        Ok(201, one::<supplies::http::OrderDetail>),
+    ),
     with_query(
         doc(
             "GET",

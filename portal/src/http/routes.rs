@@ -351,11 +351,17 @@ pub fn route_table(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
     )
     // supplies: the catalogue, ordering, orders
     .get("/supplies", p(OrdersCreate), supplies::pages::shop)
-    .post("/supplies/review", p(OrdersCreate), supplies::pages::review)
+    .get("/cart", p(OrdersCreate), supplies::pages::show_cart)
+    .post("/cart", p(OrdersCreate), supplies::pages::add)
+    .post("/cart/clear", p(OrdersCreate), supplies::pages::clear_cart)
+    .post("/cart/checkout", p(OrdersCreate), supplies::pages::checkout)
+    .get("/api/v1/cart", p(OrdersCreate), supplies::http::cart)
+    .put("/api/v1/cart", p(OrdersCreate), supplies::http::set_cart)
+    .delete("/api/v1/cart", p(OrdersCreate), supplies::http::clear_cart)
     .post(
-        "/supplies/checkout",
+        "/api/v1/cart/checkout",
         p(OrdersCreate),
-        supplies::pages::place,
+        supplies::http::cart_checkout,
     )
     .get("/orders", p(OrdersRead), supplies::pages::list)
     .get("/orders/{order}", p(OrdersRead), supplies::pages::detail)

@@ -5,6 +5,7 @@
 //! (`GET /api/v1/orders`, `GET /api/v1/orders/{id}`) and their steps
 //! (`POST /api/v1/orders/{id}/status`).
 
+use super::cart;
 use super::catalogue::{self, Offer};
 use super::orders::{self, Checkout, Destination, LineRequest, Quote, Step};
 use super::store::{ItemView, OrderEvent, OrderFilter, OrderLine, OrderView};
@@ -178,37 +179,17 @@ pub async fn checkout(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<OrderDetail>), ApiError> {
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            ApiError::Invalid("send an Idempotency-Key header: one per checkout".into())
-        })?
-        .to_owned();
+    let key = idempotency_key(&headers)?;
     let b: CheckoutBody = json_body(&body)?;
     let c = Checkout {
         lines: b.lines.iter().map(LineBody::request).collect(),
         ship_to: b.ship_to.destination()?,
         po_number: b.po_number,
         key,
+        from_cart: false,
     };
-    let db = state.db.tenant(p.tenant);
-    let done = orders::checkout(&db, &p, &c).await?;
-    state.notified.users(p.tenant, &done.notified);
-    let (order, lines, events) = orders::show(&db, &p, OrderId(done.order.id)).await?;
-    let status = if done.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((
-        status,
-        Json(OrderDetail {
-            order,
-            lines,
-            events,
-        }),
-    ))
+    let done = orders::checkout(&state.db.tenant(p.tenant), &p, &c).await?;
+    answer(&state, &p, done).await
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -296,4 +277,85 @@ pub async fn status(
     .await?;
     state.notified.users(p.tenant, &done.notified);
     Ok(Json(done.order))
+}
+
+pub async fn cart(State(state): State<AppState>, p: Principal) -> Result<Json<Quote>, ApiError> {
+    Ok(Json(cart::show(&state.db.tenant(p.tenant), &p).await?))
+}
+
+/// Sets the quantities of these lines in the cart (0 takes one out); all or none.
+pub async fn set_cart(
+    State(state): State<AppState>,
+    p: Principal,
+    body: Bytes,
+) -> Result<Json<Quote>, ApiError> {
+    let b: QuoteBody = json_body(&body)?;
+    let lines: Vec<LineRequest> = b.lines.iter().map(LineBody::request).collect();
+    Ok(Json(
+        cart::set(&state.db.tenant(p.tenant), &p, &lines).await?,
+    ))
+}
+
+pub async fn clear_cart(
+    State(state): State<AppState>,
+    p: Principal,
+) -> Result<StatusCode, ApiError> {
+    cart::clear(&state.db.tenant(p.tenant), &p).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CartCheckoutBody {
+    ship_to: ShipToBody,
+    po_number: Option<String>,
+}
+
+/// Orders the cart and empties it; the same `Idempotency-Key` again answers with that order.
+pub async fn cart_checkout(
+    State(state): State<AppState>,
+    p: Principal,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<OrderDetail>), ApiError> {
+    let key = idempotency_key(&headers)?;
+    let b: CartCheckoutBody = json_body(&body)?;
+    let db = state.db.tenant(p.tenant);
+    let done = cart::checkout(&db, &p, b.ship_to.destination()?, b.po_number, key).await?;
+    answer(&state, &p, done).await
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
+    Ok(headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            ApiError::Invalid("send an Idempotency-Key header: one per checkout".into())
+        })?
+        .to_owned())
+}
+
+/// A placed order as a checkout answers it: 201 when this call placed it, 200 when the key
+/// had already.
+async fn answer(
+    state: &AppState,
+    p: &Principal,
+    done: orders::Done,
+) -> Result<(StatusCode, Json<OrderDetail>), ApiError> {
+    state.notified.users(p.tenant, &done.notified);
+    let (order, lines, events) =
+        orders::show(&state.db.tenant(p.tenant), p, OrderId(done.order.id)).await?;
+    let status = if done.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(OrderDetail {
+            order,
+            lines,
+            events,
+        }),
+    ))
 }

@@ -6,6 +6,7 @@
 //! Everything a customer sends is checked here, on the server: a device of their account, an
 //! item that fits it, a quantity within the item's limit, an address that is theirs or valid.
 
+pub mod cart;
 pub mod catalogue;
 pub mod csv;
 pub mod http;

@@ -108,6 +108,9 @@ pub struct Checkout {
     pub ship_to: Destination,
     pub po_number: Option<String>,
     pub key: String,
+    /// Order what is in the person's cart (read in the checkout's transaction, then emptied)
+    /// instead of `lines`.
+    pub from_cart: bool,
 }
 
 /// What an order would cost, line by line, before it is placed.
@@ -308,7 +311,22 @@ pub async fn checkout(db: &TenantDb, p: &Principal, c: &Checkout) -> Result<Done
     if let Some(o) = tx.order_by_key(key).await? {
         return again(p, o);
     }
-    let quote = price(&mut tx, p, &c.lines).await?;
+    let lines = if c.from_cart {
+        let (_, held) = tx.cart(p.user).await?;
+        if held.is_empty() {
+            return Err(ApiError::Invalid("your cart is empty".into()));
+        }
+        held.into_iter()
+            .map(|(equipment, sku, quantity)| LineRequest {
+                equipment,
+                sku,
+                quantity,
+            })
+            .collect()
+    } else {
+        c.lines.clone()
+    };
+    let quote = price(&mut tx, p, &lines).await?;
     let account = AccountId(quote.account_id);
     let (site, ship_to) = destination(&mut tx, account, &c.ship_to).await?;
     let new = NewOrder {
@@ -337,6 +355,9 @@ pub async fn checkout(db: &TenantDb, p: &Principal, c: &Checkout) -> Result<Done
         }
         Err(e) => return Err(e.into()),
     };
+    if c.from_cart {
+        tx.clear_cart(p.user).await?;
+    }
     let notified = tell(
         &mut tx,
         &order,

@@ -3,9 +3,10 @@
 //! and the dealer's catalogue with its CSV download and upload. Thin: parse, call the same
 //! operations as the JSON API, render.
 
+use super::cart;
 use super::catalogue::{self, Offer};
 use super::orders::{
-    self, Checkout, Destination, LineRequest, Quote, Role, Step, label, next_steps, role_of,
+    self, Destination, LineRequest, Quote, Role, Step, label, next_steps, role_of,
 };
 use super::store::{OrderFilter, OrderView, ShipAddress};
 use super::{OrderId, price_text};
@@ -153,6 +154,23 @@ async fn shop_page(
     )
 }
 
+/// The quantities in the person's cart, by device and SKU.
+async fn in_cart(state: &AppState, session: &ActiveSession) -> BTreeMap<(i64, String), i64> {
+    let p = &session.principal;
+    state
+        .db
+        .tenant(p.tenant)
+        .read(async |tx| tx.cart(p.user).await)
+        .await
+        .map(|(_, lines)| {
+            lines
+                .into_iter()
+                .map(|(e, sku, q)| ((e.0, sku), q))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub async fn shop(
     State(state): State<AppState>,
     session: ActiveSession,
@@ -162,18 +180,19 @@ pub async fn shop(
         .get("equipment")
         .and_then(|e| e.parse().ok())
         .map(EquipmentId);
+    let chosen = in_cart(&state, &session).await;
     shop_page(
         &state,
         &session,
         equipment,
-        &BTreeMap::new(),
+        &chosen,
         String::new(),
         StatusCode::OK,
     )
     .await
 }
 
-/// The quantities of a shop form (`qty.{equipment}.{sku}`), those above 0.
+/// The quantities of a shop form (`qty.{equipment}.{sku}`); an empty field is 0.
 fn chosen(form: &Form) -> Result<BTreeMap<(i64, String), i64>, String> {
     let mut out = BTreeMap::new();
     for (name, value) in form.with_prefix("qty.") {
@@ -191,9 +210,7 @@ fn chosen(form: &Form) -> Result<BTreeMap<(i64, String), i64>, String> {
                 .parse()
                 .map_err(|_| format!("{sku}: type a whole number of items, not '{value}'"))?
         };
-        if quantity != 0 {
-            out.insert((equipment, sku.to_owned()), quantity);
-        }
+        out.insert((equipment, sku.to_owned()), quantity);
     }
     Ok(out)
 }
@@ -232,8 +249,6 @@ struct ReviewPage {
     csrf: String,
     rows: Vec<QuoteRow>,
     total: String,
-    /// `equipment:sku:quantity`, carried to the checkout.
-    lines: Vec<String>,
     sites: Vec<SiteOption>,
     other: BTreeMap<&'static str, String>,
     po_number: String,
@@ -313,11 +328,6 @@ async fn review_page(
                 })
                 .collect(),
             total: f.money(quote.total_cents, &currency),
-            lines: quote
-                .lines
-                .iter()
-                .map(|l| format!("{}:{}:{}", l.equipment_id.unwrap_or(0), l.sku, l.quantity))
-                .collect(),
             sites,
             other,
             po_number: field("po_number"),
@@ -327,7 +337,8 @@ async fn review_page(
     )
 }
 
-pub async fn review(
+/// The shop form: sets the cart's quantities, then shows the cart.
+pub async fn add(
     State(state): State<AppState>,
     session: ActiveSession,
     headers: HeaderMap,
@@ -351,7 +362,17 @@ pub async fn review(
         Err(e) => return shop_page(&state, &session, equipment, &BTreeMap::new(), e, bad).await,
     };
     let p = &session.principal;
-    match orders::quote(&state.db.tenant(p.tenant), p, &requests_of(&chosen)).await {
+    match cart::set(&state.db.tenant(p.tenant), p, &requests_of(&chosen)).await {
+        Ok(_) => web::see_other("/cart", None),
+        Err(ApiError::Invalid(m)) => shop_page(&state, &session, equipment, &chosen, m, bad).await,
+        Err(e) => failure(e),
+    }
+}
+
+/// The cart, priced, with where it goes and the PO number.
+pub async fn show_cart(State(state): State<AppState>, session: ActiveSession) -> Response {
+    let p = &session.principal;
+    match cart::show(&state.db.tenant(p.tenant), p).await {
         Ok(quote) => {
             let key = hex::encode(rand::random::<[u8; 16]>());
             review_page(
@@ -365,31 +386,28 @@ pub async fn review(
             )
             .await
         }
-        Err(ApiError::Invalid(m)) => shop_page(&state, &session, equipment, &chosen, m, bad).await,
+        Err(ApiError::Invalid(m)) => {
+            // the cart no longer passes (an item withdrawn, a device retired): say so there
+            shop_page(
+                &state,
+                &session,
+                None,
+                &in_cart(&state, &session).await,
+                m,
+                StatusCode::CONFLICT,
+            )
+            .await
+        }
         Err(e) => failure(e),
     }
 }
 
-/// `equipment:sku:quantity` lines of a review form.
-fn carried(form: &Form) -> Result<Vec<LineRequest>, String> {
-    form.all("line")
-        .iter()
-        .map(|l| {
-            let mut parts = l.splitn(3, ':');
-            match (
-                parts.next().and_then(|e| e.parse().ok()),
-                parts.next(),
-                parts.next().and_then(|q| q.parse().ok()),
-            ) {
-                (Some(e), Some(sku), Some(q)) => Ok(LineRequest {
-                    equipment: EquipmentId(e),
-                    sku: sku.to_owned(),
-                    quantity: q,
-                }),
-                _ => Err("the form is not this page's; start again from the shop".to_owned()),
-            }
-        })
-        .collect()
+pub async fn clear_cart(State(state): State<AppState>, session: ActiveSession) -> Response {
+    let p = &session.principal;
+    match cart::clear(&state.db.tenant(p.tenant), p).await {
+        Ok(()) => web::see_other("/supplies", None),
+        Err(e) => failure(e),
+    }
 }
 
 fn destination(form: &Form) -> Result<Destination, String> {
@@ -424,7 +442,7 @@ fn destination(form: &Form) -> Result<Destination, String> {
     }
 }
 
-pub async fn place(
+pub async fn checkout(
     State(state): State<AppState>,
     session: ActiveSession,
     headers: HeaderMap,
@@ -439,36 +457,34 @@ pub async fn place(
             return shop_page(&state, &session, None, &BTreeMap::new(), e.to_string(), bad).await;
         }
     };
-    let lines = match carried(&form) {
-        Ok(l) => l,
-        Err(e) => return shop_page(&state, &session, None, &BTreeMap::new(), e, bad).await,
-    };
-    let quote = match orders::quote(&db, p, &lines).await {
-        Ok(q) => q,
-        Err(ApiError::Invalid(m)) => {
-            return shop_page(&state, &session, None, &BTreeMap::new(), m, bad).await;
-        }
-        Err(e) => return failure(e),
-    };
     let key = form.optional("key").ok().flatten().unwrap_or("").to_owned();
+    let again = |m: String| {
+        let (state, session, form, key) = (&state, &session, &form, key.clone());
+        async move {
+            match cart::show(
+                &state.db.tenant(session.principal.tenant),
+                &session.principal,
+            )
+            .await
+            {
+                Ok(quote) if !quote.lines.is_empty() => {
+                    review_page(state, session, &quote, Some(form), key, m, bad).await
+                }
+                _ => shop_page(state, session, None, &BTreeMap::new(), m, bad).await,
+            }
+        }
+    };
     let ship_to = match destination(&form) {
         Ok(d) => d,
-        Err(m) => return review_page(&state, &session, &quote, Some(&form), key, m, bad).await,
+        Err(m) => return again(m).await,
     };
-    let checkout = Checkout {
-        lines,
-        ship_to,
-        po_number: form.optional("po_number").ok().flatten().map(str::to_owned),
-        key: key.clone(),
-    };
-    match orders::checkout(&db, p, &checkout).await {
+    let po = form.optional("po_number").ok().flatten().map(str::to_owned);
+    match cart::checkout(&db, p, ship_to, po, key.clone()).await {
         Ok(done) => {
             state.notified.users(p.tenant, &done.notified);
             web::see_other(&format!("/orders/{}", done.order.id), Some("order-placed"))
         }
-        Err(ApiError::Invalid(m) | ApiError::Conflict(m)) => {
-            review_page(&state, &session, &quote, Some(&form), key, m, bad).await
-        }
+        Err(ApiError::Invalid(m) | ApiError::Conflict(m)) => again(m).await,
         Err(e) => failure(e),
     }
 }

@@ -718,4 +718,99 @@ impl TenantTx {
         .await?;
         Ok(ids.into_iter().map(EquipmentId).collect())
     }
+
+    /// What is in a person's cart: (device, SKU, quantity), in the order added, and the
+    /// account it is for.
+    pub async fn cart(
+        &mut self,
+        user: UserId,
+    ) -> Result<(Option<AccountId>, Vec<(EquipmentId, String, i64)>), DbError> {
+        let t = self.t();
+        let account: Option<i64> = sqlx::query_scalar(
+            "SELECT account_id FROM carts WHERE tenant_id = $1 AND user_id = $2",
+        )
+        .bind(t)
+        .bind(user.0)
+        .fetch_optional(self.conn())
+        .await?;
+        let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+            "SELECT l.equipment_id, i.sku, l.quantity FROM cart_lines l \
+             JOIN carts c ON c.tenant_id = l.tenant_id AND c.id = l.cart_id \
+             JOIN supply_items i ON i.tenant_id = l.tenant_id AND i.id = l.supply_item_id \
+             WHERE l.tenant_id = $1 AND c.user_id = $2 ORDER BY l.id",
+        )
+        .bind(t)
+        .bind(user.0)
+        .fetch_all(self.conn())
+        .await?;
+        Ok((
+            account.map(AccountId),
+            rows.into_iter()
+                .map(|(e, sku, q)| (EquipmentId(e), sku, q))
+                .collect(),
+        ))
+    }
+
+    /// Sets how many of an item for a device are in a person's cart (0 takes it out); the
+    /// cart is for one account.
+    pub async fn set_cart_line(
+        &mut self,
+        user: UserId,
+        account: AccountId,
+        equipment: EquipmentId,
+        item: SupplyItemId,
+        quantity: i64,
+    ) -> Result<(), DbError> {
+        let (t, now) = (self.t(), self.now_ms());
+        let cart: i64 = sqlx::query_scalar(
+            "INSERT INTO carts (tenant_id, account_id, user_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $4) \
+             ON CONFLICT (tenant_id, user_id) DO UPDATE SET updated_at = excluded.updated_at \
+             RETURNING id",
+        )
+        .bind(t)
+        .bind(account.0)
+        .bind(user.0)
+        .bind(now)
+        .fetch_one(self.conn())
+        .await?;
+        if quantity <= 0 {
+            sqlx::query(
+                "DELETE FROM cart_lines WHERE tenant_id = $1 AND cart_id = $2 AND supply_item_id = $3 \
+                   AND equipment_id = $4",
+            )
+            .bind(t)
+            .bind(cart)
+            .bind(item.0)
+            .bind(equipment.0)
+            .execute(self.conn())
+            .await?;
+        } else {
+            sqlx::query(
+                "INSERT INTO cart_lines (tenant_id, cart_id, supply_item_id, equipment_id, quantity) \
+                 VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (tenant_id, cart_id, supply_item_id, equipment_id) \
+                 DO UPDATE SET quantity = excluded.quantity",
+            )
+            .bind(t)
+            .bind(cart)
+            .bind(item.0)
+            .bind(equipment.0)
+            .bind(quantity)
+            .execute(self.conn())
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Empties a person's cart (after checkout, or when they say so).
+    pub async fn clear_cart(&mut self, user: UserId) -> Result<(), DbError> {
+        let t = self.t();
+        sqlx::query("DELETE FROM carts WHERE tenant_id = $1 AND user_id = $2")
+            .bind(t)
+            .bind(user.0)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
 }

@@ -892,15 +892,12 @@ async fn the_same_flows_work_through_the_pages(t: TestDb) {
     // another account's device slipped into the form: not found, nothing kept
     let theirs = format!("qty.{}.TN-K", s.theirs.0);
     let r = cy
-        .post(
-            "/supplies/review",
-            &[("csrf", &csrf), (&k, "1"), (&theirs, "1")],
-        )
+        .post("/cart", &[("csrf", &csrf), (&k, "1"), (&theirs, "1")])
         .await;
     assert_eq!(r.status, 404);
     let r = cy
         .post(
-            "/supplies/review",
+            "/cart",
             &[("csrf", &csrf), ("equipment", &ricoh), (&k, "lots")],
         )
         .await;
@@ -908,15 +905,16 @@ async fn the_same_flows_work_through_the_pages(t: TestDb) {
     assert!(r.contains("whole number"), "{}", r.body);
     let r = cy
         .post(
-            "/supplies/review",
+            "/cart",
             &[("csrf", &csrf), ("equipment", &ricoh), (&k, "9")],
         )
         .await;
     assert_eq!(r.status, 422);
     assert!(r.contains("at most 4"), "{}", r.body);
-    let review = cy
+    assert_eq!(count(&d.app.t, "SELECT COUNT(*) FROM cart_lines").await, 0);
+    let r = cy
         .post(
-            "/supplies/review",
+            "/cart",
             &[
                 ("csrf", &csrf),
                 ("equipment", &ricoh),
@@ -925,14 +923,24 @@ async fn the_same_flows_work_through_the_pages(t: TestDb) {
             ],
         )
         .await;
+    assert_eq!(
+        (r.status, r.location.as_deref()),
+        (303, Some("/cart")),
+        "{}",
+        r.body
+    );
+    // the cart keeps it; the shop shows what is in it
+    let again = cy.get(&format!("/supplies?equipment={ricoh}")).await;
+    assert_eq!(again.input_value(&paper).as_deref(), Some("2"));
+    let review = cy.get("/cart").await;
     assert_eq!(review.status, 200, "{}", review.body);
     assert!(
-        review.contains("49.00 USD") && review.contains("Head office"),
+        review.contains("49.00 USD")
+            && review.contains("Head office")
+            && review.contains("covered by your contract"),
         "{}",
         review.body
     );
-    let lines = review.input_values("line");
-    assert_eq!(lines.len(), 2);
     let key = review.input_value("key").unwrap();
     let mut fields: Vec<(&str, &str)> = vec![
         ("csrf", &csrf),
@@ -940,23 +948,23 @@ async fn the_same_flows_work_through_the_pages(t: TestDb) {
         ("site", "other"),
         ("po_number", "PO-1"),
     ];
-    fields.extend(lines.iter().map(|l| ("line", l.as_str())));
-    let r = cy.post("/supplies/checkout", &fields).await;
+    let r = cy.post("/cart/checkout", &fields).await;
     assert_eq!(r.status, 422, "another address, left empty");
     assert!(
-        r.contains("recipient") || r.contains("address line") || r.contains("city"),
-        "{}",
+        r.contains("two-letter") && r.contains("49.00 USD"),
+        "the cart is shown again with why: {}",
         r.body
     );
     let site = s.site.to_string();
     fields[2] = ("site", &site);
-    let placed = cy.post("/supplies/checkout", &fields).await;
+    let placed = cy.post("/cart/checkout", &fields).await;
     assert_eq!(placed.status, 303, "{}", placed.body);
     let at = placed.location.clone().unwrap();
-    // the same form again (a double click): the same order
-    let again = cy.post("/supplies/checkout", &fields).await;
+    // the same form again (a double click): the same order, though the cart is empty now
+    let again = cy.post("/cart/checkout", &fields).await;
     assert_eq!(again.location.as_deref(), Some(at.as_str()));
     assert_eq!(count(&d.app.t, "SELECT COUNT(*) FROM orders").await, 1);
+    assert!(cy.get("/cart").await.contains("Your cart is empty."));
     let order = cy.get(&at).await;
     assert!(
         order.contains("Your order was placed")
@@ -1024,7 +1032,87 @@ async fn the_same_flows_work_through_the_pages(t: TestDb) {
     assert_eq!(bo.get(&format!("/orders/{id}")).await.status, 404);
 }
 
+async fn a_cart_keeps_what_was_chosen_until_it_is_ordered(t: TestDb) {
+    let s = shop(t).await;
+    let d = &s.d;
+    let put = |lines: Value| {
+        let tok = s.cy.clone();
+        async move {
+            api(
+                &d.app.base,
+                "PUT",
+                "/api/v1/cart",
+                &tok,
+                Some(json!({ "lines": lines })),
+            )
+            .await
+        }
+    };
+    let (status, cart) = put(json!([{"equipment": s.ricoh.0, "sku": "PAPER", "quantity": 2}, {"equipment": s.kyocera.0, "sku": "TK-K", "quantity": 1}])).await;
+    assert_eq!(
+        (status, cart["total_cents"].as_i64()),
+        (200, Some(2 * 2450 + 7900)),
+        "{cart}"
+    );
+    // a bad change changes nothing
+    for bad in [
+        json!([{"equipment": s.ricoh.0, "sku": "PAPER", "quantity": 50}]),
+        json!([{"equipment": s.ricoh.0, "sku": "PAPER", "quantity": -1}]),
+        json!([{"equipment": s.kyocera.0, "sku": "TN-K", "quantity": 1}]),
+    ] {
+        let (status, _) = put(bad.clone()).await;
+        assert_eq!(status, 422, "{bad}");
+    }
+    let (status, _) = put(json!([{"equipment": s.theirs.0, "sku": "TN-K", "quantity": 1}])).await;
+    assert_eq!(status, 404);
+    let (_, cart) = api(&d.app.base, "GET", "/api/v1/cart", &s.cy, None).await;
+    assert_eq!(cart["lines"].as_array().unwrap().len(), 2, "{cart}");
+    // 0 takes a line out
+    let (_, cart) = put(json!([{"equipment": s.kyocera.0, "sku": "TK-K", "quantity": 0}])).await;
+    assert_eq!(cart["total_cents"], 4900);
+
+    let order = |key: &'static str| {
+        let tok = s.cy.clone();
+        let body = json!({"ship_to": {"site": s.site}, "po_number": "PO-9"}).to_string();
+        async move {
+            call(
+                d,
+                "POST",
+                "/api/v1/cart/checkout",
+                &tok,
+                &[("idempotency-key", key)],
+                Some(("application/json", body)),
+            )
+            .await
+        }
+    };
+    let (status, placed) = order("cart-checkout-01").await;
+    assert_eq!(status, 201, "{placed}");
+    assert_eq!(placed["order"]["total_cents"], 4900);
+    let (_, cart) = api(&d.app.base, "GET", "/api/v1/cart", &s.cy, None).await;
+    assert_eq!(
+        cart["lines"].as_array().unwrap().len(),
+        0,
+        "ordered: the cart is empty"
+    );
+    let (status, again) = order("cart-checkout-01").await;
+    assert_eq!(
+        (status, &again["order"]["id"]),
+        (200, &placed["order"]["id"])
+    );
+    let (status, empty) = order("cart-checkout-02").await;
+    assert_eq!(status, 422);
+    assert!(
+        empty["detail"].as_str().unwrap().contains("empty"),
+        "{empty}"
+    );
+    let (status, _) = api(&d.app.base, "DELETE", "/api/v1/cart", &s.cy, None).await;
+    assert_eq!(status, 204);
+    assert_eq!(count(&d.app.t, "SELECT COUNT(*) FROM orders").await, 1);
+}
+
 backends!(
+    a_cart_keeps_what_was_chosen_until_it_is_ordered,
     the_same_flows_work_through_the_pages,
     catalogue_comes_and_goes_as_csv_and_a_bad_file_changes_nothing,
     customers_order_only_what_fits_their_own_devices_and_see_what_is_covered,
