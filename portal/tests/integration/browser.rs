@@ -29,22 +29,6 @@ impl Page {
         Some(unescape(&v[..v.find('"')?]))
     }
 
-    /// The `value` of every input named `name`, in page order.
-    pub fn input_values(&self, name: &str) -> Vec<String> {
-        let needle = format!("name=\"{name}\"");
-        let mut out = Vec::new();
-        let mut from = 0;
-        while let Some(at) = self.body[from..].find(&needle).map(|i| i + from) {
-            let tag_start = self.body[..at].rfind('<').unwrap_or(at);
-            let tag_end = at + self.body[at..].find('>').unwrap_or(0);
-            if let Some(v) = self.body[tag_start..tag_end].split("value=\"").nth(1) {
-                out.push(unescape(&v[..v.find('"').unwrap_or(0)]));
-            }
-            from = at + needle.len();
-        }
-        out
-    }
-
     /// The text of the element with this id.
     pub fn element_text(&self, id: &str) -> Option<String> {
         let at = self.body.find(&format!("id=\"{id}\""))?;
