@@ -534,6 +534,10 @@ pub async fn list(
     let filter = OrderFilter {
         account: p.account(),
         status: waiting_only.then(|| "submitted".to_owned()),
+        equipment: q
+            .get("equipment")
+            .and_then(|e| e.parse().ok())
+            .map(EquipmentId),
         ..OrderFilter::default()
     };
     let before = q.get("before").and_then(|b| b.parse().ok());

@@ -496,6 +496,18 @@ async fn one_checkout_is_one_order_even_sent_twice_at_once(t: TestDb) {
     assert_eq!(count(&d.app.t, "SELECT COUNT(*) FROM orders").await, 1);
 }
 
+/// Moves an order along through the API.
+async fn order_step(d: &Dealer, tok: &str, id: i64, body: Value) -> (u16, Value) {
+    api(
+        &d.app.base,
+        "POST",
+        &format!("/api/v1/orders/{id}/status"),
+        tok,
+        Some(body),
+    )
+    .await
+}
+
 async fn unread(d: &Dealer, tok: &str) -> Vec<String> {
     let (_, n) = api(&d.app.base, "GET", "/api/v1/notifications", tok, None).await;
     n["notifications"]
@@ -518,19 +530,7 @@ async fn an_order_runs_its_lifecycle_with_a_notification_at_each_step(t: TestDb)
             .await
             .contains(&format!("Order {number} waits for approval"))
     );
-    let step = |tok: &str, body: Value| {
-        let tok = tok.to_owned();
-        async move {
-            api(
-                &d.app.base,
-                "POST",
-                &format!("/api/v1/orders/{id}/status"),
-                &tok,
-                Some(body),
-            )
-            .await
-        }
-    };
+    let step = async |tok: &str, body: Value| order_step(d, tok, id, body).await;
     // the customer cannot approve their own order
     let (status, _) = step(&s.cy, json!({"status": "approved"})).await;
     assert_eq!(status, 409);
@@ -709,20 +709,7 @@ async fn low_toner_orders_its_covered_cartridge_once(t: TestDb) {
 
     // the customer confirms, the dealer delivers; the cartridges are not in yet
     let id = swept.orders[0].0;
-    let post = |tok: &str, body: Value| {
-        let tok = tok.to_owned();
-        async move {
-            api(
-                &d.app.base,
-                "POST",
-                &format!("/api/v1/orders/{id}/status"),
-                &tok,
-                Some(body),
-            )
-            .await
-            .0
-        }
-    };
+    let post = async |tok: &str, body: Value| order_step(d, tok, id, body).await.0;
     assert_eq!(post(&s.cy, json!({"status": "submitted"})).await, 200);
     for to in ["approved", "picked"] {
         assert_eq!(post(&s.staff, json!({"status": to})).await, 200);
