@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod agents;
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod collection;
 pub mod clock {
     //! Re-exported from ingest so both crates share one notion of time.

@@ -166,7 +166,7 @@ fn stored(row: &AnyRow, models: &BTreeMap<i64, Vec<ModelName>>) -> Result<Stored
 macro_rules! item_select {
     () => {
         "SELECT id, sku, oem_part_number, description, kind, color, yield_pages, price_cents, \
-           max_order_qty, active FROM supply_items "
+           max_order_qty, active FROM supply_items WHERE tenant_id = $1 "
     };
 }
 
@@ -310,7 +310,7 @@ impl TenantTx {
     pub async fn catalogue(&mut self) -> Result<Vec<Stored>, DbError> {
         let t = self.t();
         let models = self.item_models(None).await?;
-        let rows = sqlx::query(concat!(item_select!(), "WHERE tenant_id = $1 ORDER BY sku"))
+        let rows = sqlx::query(concat!(item_select!(), "ORDER BY sku"))
             .bind(t)
             .fetch_all(self.conn())
             .await?;
@@ -319,7 +319,7 @@ impl TenantTx {
 
     pub async fn supply_item_by_sku(&mut self, sku: &Sku) -> Result<Stored, DbError> {
         let t = self.t();
-        let row = sqlx::query(concat!(item_select!(), "WHERE tenant_id = $1 AND sku = $2"))
+        let row = sqlx::query(concat!(item_select!(), "AND sku = $2"))
             .bind(t)
             .bind(sku.as_str())
             .fetch_optional(self.conn())
@@ -346,13 +346,10 @@ impl TenantTx {
             return Ok(Vec::new());
         }
         let models = self.item_models(None).await?;
-        let rows = sqlx::query(concat!(
-            item_select!(),
-            "WHERE tenant_id = $1 AND active = 1 ORDER BY sku"
-        ))
-        .bind(t)
-        .fetch_all(self.conn())
-        .await?;
+        let rows = sqlx::query(concat!(item_select!(), "AND active = 1 ORDER BY sku"))
+            .bind(t)
+            .fetch_all(self.conn())
+            .await?;
         let mut out = Vec::new();
         for r in &rows {
             let s = stored(r, &models)?;

@@ -830,7 +830,111 @@ async fn concurrent_read_then_write_transactions_all_commit(t: TestDb) {
     assert_eq!(read.len(), 12);
 }
 
+/// Contracts with their rates and covered supplies; a device goes only on a contract of its own
+/// account, and another tenant's contract is not there at all.
+async fn contracts_rates_and_supply_cover(t: TestDb) {
+    use portal::billing::arithmetic::Rate;
+    use portal::contracts::NewContract;
+    use portal::supplies::{CatalogueItem, RawItem};
+    let db = t.tenant("acme").await;
+    let other_db = t.tenant("other").await;
+    let acc = account(&db, "A-1").await;
+    let other_acc = account(&db, "A-2").await;
+    let eq = device(&db, acc, "E-1").await;
+    let start: chrono::NaiveDate = "2026-01-01".parse().unwrap();
+    let (c, item) = db
+        .run(async |tx| {
+            let c = tx
+                .create_contract(
+                    &NewContract::new(acc, "C-100", start)?
+                        .ending("2026-12-31".parse().unwrap())?,
+                )
+                .await?;
+            let mono = Rate {
+                meter_kind: "mono".into(),
+                included_pages: 1_000,
+                overage_millicents: 800,
+            };
+            tx.set_rate(c, &mono).await?;
+            tx.set_rate(
+                c,
+                &Rate {
+                    overage_millicents: 750,
+                    ..mono
+                },
+            )
+            .await?;
+            let item = tx
+                .put_supply_item(&CatalogueItem::parse(&RawItem {
+                    sku: "PAPER".into(),
+                    description: "Paper".into(),
+                    kind: "paper".into(),
+                    price: "5.00".into(),
+                    compatible_models: "Ricoh MP C3004".into(),
+                    ..RawItem::default()
+                })?)
+                .await?;
+            tx.cover_supply(c, item).await?;
+            tx.put_on_contract(eq, Some(c)).await?;
+            Ok((c, item))
+        })
+        .await
+        .unwrap();
+    let (rates, cover) = db
+        .read(async |tx| Ok((tx.rates(c).await?, tx.supply_cover(c).await?)))
+        .await
+        .unwrap();
+    assert_eq!(rates.len(), 1, "set again: replaced");
+    assert_eq!(rates[0].overage_millicents, 750);
+    let cover = cover.unwrap();
+    assert!(cover.items.contains(&item) && !cover.covers_consumables);
+    assert!(
+        cover.in_force("2026-06-01".parse().unwrap())
+            && !cover.in_force("2027-01-01".parse().unwrap())
+    );
+    // the same number twice, a negative rate, another account's contract: refused
+    let refused = db
+        .run(async |tx| {
+            tx.create_contract(&NewContract::new(acc, "C-100", start)?)
+                .await
+        })
+        .await;
+    assert!(matches!(refused, Err(DbError::Conflict(_))), "{refused:?}");
+    let negative = db
+        .run(async |tx| {
+            tx.set_rate(
+                c,
+                &Rate {
+                    meter_kind: "mono".into(),
+                    included_pages: -1,
+                    overage_millicents: 1,
+                },
+            )
+            .await
+        })
+        .await;
+    assert!(matches!(negative, Err(DbError::Refused(_))));
+    let other_eq = device(&db, other_acc, "E-2").await;
+    let wrong = db
+        .run(async |tx| tx.put_on_contract(other_eq, Some(c)).await)
+        .await;
+    assert!(matches!(wrong, Err(DbError::Refused(_))), "{wrong:?}");
+    assert!(
+        NewContract::new(acc, "C-1", start)
+            .unwrap()
+            .ending("2025-12-31".parse().unwrap())
+            .is_err()
+    );
+    // another tenant does not see it
+    let theirs = other_db
+        .read(async |tx| Ok((tx.supply_cover(c).await?, tx.rates(c).await?)))
+        .await
+        .unwrap();
+    assert_eq!(theirs, (None, Vec::new()));
+}
+
 backends!(
+    contracts_rates_and_supply_cover,
     concurrent_read_then_write_transactions_all_commit,
     tenants_are_created_ready_to_use,
     the_database_refuses_what_the_types_refuse,
