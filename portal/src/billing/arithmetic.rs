@@ -25,6 +25,7 @@ pub fn line_cents(quantity: i64, millicents: i64) -> i64 {
 /// A reading as billing uses it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Read {
+    /// The reading's id; 0 for an estimate, which is no reading.
     pub id: i64,
     /// Which counter segment: a confirmed reset starts the next one.
     pub segment: i64,
@@ -100,8 +101,8 @@ pub struct Line {
     pub description: String,
     pub equipment: Option<i64>,
     pub meter_kind: Option<String>,
-    pub start_reading: Option<i64>,
-    pub end_reading: Option<i64>,
+    /// The counter values the line was computed from (a device's lines only).
+    pub span: Option<(Read, Read)>,
     pub quantity: i64,
     pub unit_millicents: i64,
     pub amount_cents: i64,
@@ -130,8 +131,7 @@ fn usage_line(u: &Usage, included: Option<i64>) -> Line {
         },
         equipment: Some(u.equipment),
         meter_kind: Some(u.meter_kind.clone()),
-        start_reading: Some(u.start.id),
-        end_reading: Some(u.end.id),
+        span: Some((u.start, u.end)),
         quantity: u.pages.max(0),
         unit_millicents: 0,
         amount_cents: 0,
@@ -149,8 +149,7 @@ pub fn lines(kind: Kind, base_cents: i64, rates: &[Rate], usage: &[Usage]) -> Ve
             description: "Base charge".into(),
             equipment: None,
             meter_kind: None,
-            start_reading: None,
-            end_reading: None,
+            span: None,
             quantity: 1,
             unit_millicents: base_cents * MILLICENTS,
             amount_cents: base_cents,
@@ -167,8 +166,7 @@ pub fn lines(kind: Kind, base_cents: i64, rates: &[Rate], usage: &[Usage]) -> Ve
             description: what,
             equipment: u.map(|u| u.equipment),
             meter_kind: Some(rate.meter_kind.clone()),
-            start_reading: u.map(|u| u.start.id),
-            end_reading: u.map(|u| u.end.id),
+            span: u.map(|u| (u.start, u.end)),
             quantity: pages,
             unit_millicents: rate.overage_millicents,
             amount_cents: line_cents(pages, rate.overage_millicents),
@@ -225,8 +223,7 @@ pub fn lines(kind: Kind, base_cents: i64, rates: &[Rate], usage: &[Usage]) -> Ve
                     ),
                     equipment: Some(u.equipment),
                     meter_kind: Some(rate.meter_kind.clone()),
-                    start_reading: Some(u.start.id),
-                    end_reading: Some(u.end.id),
+                    span: Some((u.start, u.end)),
                     quantity: -credit,
                     unit_millicents: rate.overage_millicents,
                     amount_cents: line_cents(-credit, rate.overage_millicents),
@@ -342,11 +339,8 @@ mod tests {
         );
         assert_eq!(l[2].quantity, 500);
         assert_eq!(l[2].amount_cents, 400);
-        assert_eq!(
-            (l[2].start_reading, l[2].end_reading),
-            (Some(1), Some(2)),
-            "the readings used"
-        );
+        let (from, to) = l[2].span.unwrap();
+        assert_eq!((from.id, to.id), (1, 2), "the readings used");
         assert_eq!(l.iter().map(|l| l.amount_cents).sum::<i64>(), 4_900 + 400);
     }
 

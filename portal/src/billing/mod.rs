@@ -4,4 +4,7 @@
 //! contract's rates per counter. Invoices from readings, payments and receipts build on it.
 
 pub mod arithmetic;
+pub mod http;
+pub mod invoices;
+pub mod pages;
 pub mod store;

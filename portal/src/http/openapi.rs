@@ -6,8 +6,8 @@
 
 use super::routes::{Access, RouteSpec};
 use crate::{
-    audit, auth, dashboard, equipment, mail, notifications, photos, profile, readings, requests,
-    review, roles, supplies, tenants, users,
+    audit, auth, billing, dashboard, equipment, mail, notifications, photos, profile, readings,
+    requests, review, roles, supplies, tenants, users,
 };
 use axum::http::Method;
 use utoipa::ToSchema;
@@ -266,6 +266,53 @@ pub const DOCS: &[Doc] = &[
         "Schedule the visit",
         Json(one::<requests::http::ScheduleBody>),
         Ok(200, one::<requests::RequestView>),
+    ),
+    with_query(
+        doc(
+            "GET",
+            "/api/v1/invoices",
+            "Invoices, newest first",
+            Nothing,
+            Ok(200, one::<billing::http::InvoicesPage>),
+        ),
+        &[
+            Param::Int("before", "the `next` of the previous page"),
+            Param::Int("limit", "how many (at most 500)"),
+        ],
+    ),
+    doc(
+        "GET",
+        "/api/v1/invoices/{invoice}",
+        "An invoice with its lines and the readings and values each was computed from",
+        Nothing,
+        Ok(200, one::<billing::http::InvoiceDetail>),
+    ),
+    doc(
+        "GET",
+        "/api/v1/invoices/{invoice}/csv",
+        "An invoice's lines as CSV",
+        Nothing,
+        Answer::Raw("text/csv"),
+    ),
+    with_query(
+        doc(
+            "GET",
+            "/api/v1/contracts/{contract}/invoice-preview",
+            "The contract's next invoice, without issuing it (dry run)",
+            Nothing,
+            Ok(200, one::<billing::invoices::Preview>),
+        ),
+        &[Param::Text(
+            "on",
+            "the period ending on or before this day (YYYY-MM-DD); today when left out",
+        )],
+    ),
+    doc(
+        "POST",
+        "/api/v1/contracts/{contract}/invoices",
+        "Issue the contract's invoice for the period ending on or before `on` (once per period)",
+        Json(one::<billing::http::IssueBody>),
+        Ok(201, one::<billing::store::InvoiceView>),
     ),
     doc(
         "GET",

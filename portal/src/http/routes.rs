@@ -164,8 +164,8 @@ impl Routes {
 /// The routes, and the router that serves them.
 pub fn route_table(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
     use crate::{
-        agents, audit, auth, dashboard, equipment, mail, notifications, photos, profile, readings,
-        requests, review, roles, supplies, tenants, users,
+        agents, audit, auth, billing, dashboard, equipment, mail, notifications, photos, profile,
+        readings, requests, review, roles, supplies, tenants, users,
     };
     use Access::{Agent, During, Public, PublicForm, SignedIn};
     let p = Access::Permission;
@@ -348,6 +348,39 @@ pub fn route_table(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
         "/api/v1/requests/{request}/schedule",
         p(RequestsManage),
         requests::http::schedule,
+    )
+    // invoices
+    .get("/invoices", p(InvoicesRead), billing::pages::list)
+    .get(
+        "/invoices/{invoice}",
+        p(InvoicesRead),
+        billing::pages::detail,
+    )
+    .get(
+        "/invoices/{invoice}/csv",
+        p(InvoicesRead),
+        billing::pages::csv,
+    )
+    .get("/api/v1/invoices", p(InvoicesRead), billing::http::list)
+    .get(
+        "/api/v1/invoices/{invoice}",
+        p(InvoicesRead),
+        billing::http::get,
+    )
+    .get(
+        "/api/v1/invoices/{invoice}/csv",
+        p(InvoicesRead),
+        billing::http::csv,
+    )
+    .get(
+        "/api/v1/contracts/{contract}/invoice-preview",
+        p(InvoicesManage),
+        billing::http::preview,
+    )
+    .post(
+        "/api/v1/contracts/{contract}/invoices",
+        p(InvoicesManage),
+        billing::http::issue,
     )
     // supplies: the catalogue, ordering, orders
     .get("/supplies", p(OrdersCreate), supplies::pages::shop)

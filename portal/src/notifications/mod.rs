@@ -70,6 +70,11 @@ pub const EVENTS: &[EventType] = &[
         email_by_default: true,
     },
     EventType {
+        code: "invoice.issued",
+        label: crate::web::i18n::n_("An invoice was issued"),
+        email_by_default: true,
+    },
+    EventType {
         code: "meters.due",
         label: crate::web::i18n::n_("Meter readings are due"),
         email_by_default: true,

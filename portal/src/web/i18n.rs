@@ -87,6 +87,12 @@ const WORDS: &[(&str, &str)] = &[
     ("cyan", n_("Cyan")),
     ("magenta", n_("Magenta")),
     ("yellow", n_("Yellow")),
+    // invoices
+    ("issued", n_("Issued")),
+    ("partially_paid", n_("Partly paid")),
+    ("paid", n_("Paid")),
+    ("void", n_("Void")),
+    ("draft", n_("Draft")),
     // equipment
     ("inactive", n_("Inactive")),
     ("removed", n_("Removed")),

@@ -79,6 +79,7 @@ const NAV: &[(Permission, &str, &str)] = &[
         i18n::n_("Dispatch"),
     ),
     (Permission::OrdersRead, "/orders", i18n::n_("Orders")),
+    (Permission::InvoicesRead, "/invoices", i18n::n_("Invoices")),
     (
         Permission::CatalogueManage,
         "/admin/catalogue",

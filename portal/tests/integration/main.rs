@@ -9,6 +9,7 @@ mod agent_api;
 mod agent_e2e;
 mod api_contract;
 mod audit;
+mod billing;
 mod browser;
 mod customer;
 mod dashboard;

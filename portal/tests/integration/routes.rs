@@ -78,6 +78,7 @@ fn json_body_for(r: &RouteSpec) -> Option<serde_json::Value> {
         ("POST", "/api/v1/requests/{request}/comments") => Some(json!({"text": "a comment"})),
         ("POST", "/api/v1/requests/{request}/status") => Some(json!({"status": "cancelled"})),
         ("POST", "/api/v1/orders/{order}/status") => Some(json!({"status": "cancelled"})),
+        ("POST", "/api/v1/contracts/{contract}/invoices") => Some(json!({"on": "2026-02-01"})),
         ("PUT", "/api/v1/requests/{request}/assignment") => Some(json!({"technician": null})),
         ("PUT", "/api/v1/requests/{request}/schedule") => Some(json!({"start": 1, "end": 2})),
         ("POST", "/api/v1/equipment/{equipment}/readings") => {
@@ -458,9 +459,29 @@ async fn another_accounts_objects_are_not_found(t: TestDb) {
         ),
     )
     .await;
+    let bos_contract = count(
+        &d.app.t,
+        &format!(
+            "INSERT INTO contracts (tenant_id, account_id, number, kind, billing_cycle, starts_on, created_at) \
+             VALUES ({t_id}, {}, 'C-BO', 'per_device', 'monthly', '2026-01-01', 0) RETURNING id",
+            d.other_account.0
+        ),
+    )
+    .await;
+    let bos_invoice = count(
+        &d.app.t,
+        &format!(
+            "INSERT INTO invoices (tenant_id, number, account_id, period_start, period_end, subtotal_cents, \
+               total_cents, created_at) VALUES ({t_id}, 900, {}, '2026-01-01', '2026-01-31', 0, 0, 0) RETURNING id",
+            d.other_account.0
+        ),
+    )
+    .await;
     let id_for = |param: &str| -> i64 {
         match param {
             "order" => bos_order,
+            "contract" => bos_contract,
+            "invoice" => bos_invoice,
             "equipment" => equipment.0,
             "meter_photo" => photo,
             "user" => bo.0,

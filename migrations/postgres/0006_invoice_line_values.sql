@@ -1,0 +1,10 @@
+-- Invoices from meters (the billing issue): each usage line keeps the counter values it was
+-- computed from, so that an estimated end (which is no reading: nothing else may take it for
+-- one) is where the next cycle starts, and is trued up there. One invoice per contract and
+-- period, also when two runs race.
+ALTER TABLE invoice_lines ADD COLUMN start_segment BIGINT;
+ALTER TABLE invoice_lines ADD COLUMN start_value BIGINT;
+ALTER TABLE invoice_lines ADD COLUMN end_segment BIGINT;
+ALTER TABLE invoice_lines ADD COLUMN end_value BIGINT;
+CREATE UNIQUE INDEX invoices_contract_period_idx ON invoices (tenant_id, contract_id, period_start)
+    WHERE contract_id IS NOT NULL;

@@ -1,0 +1,136 @@
+//! Invoices over JSON: `GET /api/v1/invoices`, `GET /api/v1/invoices/{id}` (with its lines and
+//! the readings each was computed from), `GET /api/v1/invoices/{id}/csv`; for dealer staff the
+//! next invoice of a contract before it is issued (`GET /api/v1/contracts/{id}/invoice-preview`)
+//! and issuing it now (`POST /api/v1/contracts/{id}/invoices`).
+
+use super::invoices::{self, Preview};
+use super::store::{InvoiceLine, InvoiceView};
+use crate::auth::{Permission, Principal};
+use crate::http::{ApiError, AppState, json_body};
+use crate::ids::ContractId;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    before: Option<i64>,
+    limit: Option<u32>,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct InvoicesPage {
+    invoices: Vec<InvoiceView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<i64>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    p: Principal,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<InvoicesPage>, ApiError> {
+    p.require(Permission::InvoicesRead)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let invoices = state
+        .db
+        .tenant(p.tenant)
+        .read(async |tx| tx.invoices(p.account(), q.before, limit).await)
+        .await?;
+    let next = (invoices.len() == limit as usize)
+        .then(|| invoices.last().map(|i| i.id))
+        .flatten();
+    Ok(Json(InvoicesPage { invoices, next }))
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct InvoiceDetail {
+    invoice: InvoiceView,
+    lines: Vec<InvoiceLine>,
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+) -> Result<Json<InvoiceDetail>, ApiError> {
+    let (invoice, lines) = invoices::show(&state.db.tenant(p.tenant), &p, id).await?;
+    Ok(Json(InvoiceDetail { invoice, lines }))
+}
+
+pub async fn csv(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let (invoice, lines) = invoices::show(&state.db.tenant(p.tenant), &p, id).await?;
+    Ok(csv_response(&invoice, &lines))
+}
+
+pub(crate) fn csv_response(invoice: &InvoiceView, lines: &[InvoiceLine]) -> Response {
+    let name = format!("attachment; filename=\"invoice-{}.csv\"", invoice.number);
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, name),
+        ],
+        invoices::csv(invoice, lines),
+    )
+        .into_response()
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnQuery {
+    /// `YYYY-MM-DD`; today when left out.
+    on: Option<String>,
+}
+
+fn on_or_today(state: &AppState, p: &Principal, on: Option<&str>) -> Result<NaiveDate, ApiError> {
+    match on {
+        Some(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| ApiError::Invalid(format!("'{s}' is not a date: write it as 2026-03-01"))),
+        None => Ok(
+            chrono::DateTime::from_timestamp_millis(state.db.tenant(p.tenant).now_ms())
+                .unwrap_or_default()
+                .date_naive(),
+        ),
+    }
+}
+
+pub async fn preview(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+    Query(q): Query<OnQuery>,
+) -> Result<Json<Preview>, ApiError> {
+    let on = on_or_today(&state, &p, q.on.as_deref())?;
+    Ok(Json(
+        invoices::preview(&state.db.tenant(p.tenant), &p, ContractId(id), on).await?,
+    ))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueBody {
+    /// The period ending on or before this day (`YYYY-MM-DD`); today when left out.
+    on: Option<String>,
+}
+
+pub async fn issue(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<InvoiceView>), ApiError> {
+    let b: IssueBody = json_body(&body)?;
+    let on = on_or_today(&state, &p, b.on.as_deref())?;
+    let invoice = invoices::issue(&state.db.tenant(p.tenant), &p, ContractId(id), on).await?;
+    Ok((StatusCode::CREATED, Json(invoice)))
+}
