@@ -712,6 +712,10 @@ async fn serve(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
         },
         state.mail_queued.clone(),
     ));
+    tokio::spawn(portal::billing::payments::run(
+        db.clone(),
+        state.gateway.clone(),
+    ));
     tokio::spawn(portal::billing::invoices::run(
         db.clone(),
         state.mail_queued.clone(),

@@ -134,3 +134,141 @@ pub async fn issue(
     let invoice = invoices::issue(&state.db.tenant(p.tenant), &p, ContractId(id), on).await?;
     Ok((StatusCode::CREATED, Json(invoice)))
 }
+
+/// What the sandbox's hosted tokenisation takes: a test card number, or a test bank account.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxCard {
+    number: Option<String>,
+    routing: Option<String>,
+    account: Option<String>,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SandboxToken {
+    token: String,
+    /// card or ach
+    kind: &'static str,
+    last4: String,
+}
+
+/// The sandbox processor's tokenisation (what a processor's hosted page does): a number in, a
+/// token out. The portal's own API never takes a number.
+pub async fn sandbox_token(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<SandboxToken>, ApiError> {
+    let b: SandboxCard = json_body(&body)?;
+    let (token, kind) = match (&b.number, &b.routing, &b.account) {
+        (Some(n), None, None) => (state.gateway.tokenize_card(n), "card"),
+        (None, Some(r), Some(a)) => (state.gateway.tokenize_account(r, a), "ach"),
+        _ => {
+            return Err(ApiError::Invalid(
+                "send a card number, or a routing and an account number".into(),
+            ));
+        }
+    };
+    let token = token.map_err(|m| ApiError::Invalid(m.into()))?;
+    let last4 = crate::billing::gateway::Sandbox::last4(&token)
+        .unwrap_or_default()
+        .to_owned();
+    Ok(Json(SandboxToken { token, kind, last4 }))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MethodBody {
+    /// card or ach
+    kind: String,
+    /// The processor's token for it.
+    token: String,
+}
+
+pub async fn methods(
+    State(state): State<AppState>,
+    p: Principal,
+) -> Result<Json<Vec<super::store::MethodView>>, ApiError> {
+    p.require(Permission::PaymentsMake)?;
+    let Some(account) = p.account() else {
+        return Ok(Json(Vec::new()));
+    };
+    Ok(Json(
+        state
+            .db
+            .tenant(p.tenant)
+            .read(async |tx| tx.methods_of(account).await)
+            .await?,
+    ))
+}
+
+pub async fn add_method(
+    State(state): State<AppState>,
+    p: Principal,
+    body: Bytes,
+) -> Result<(StatusCode, Json<super::store::MethodView>), ApiError> {
+    let b: MethodBody = json_body(&body)?;
+    let last4 = crate::billing::gateway::Sandbox::last4(&b.token).map(str::to_owned);
+    let m = super::payments::add_method(
+        &state.db.tenant(p.tenant),
+        &p,
+        &b.kind,
+        "sandbox",
+        &b.token,
+        last4.as_deref(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(m)))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayBody {
+    invoices: Vec<i64>,
+    /// Part of what is open; all of it when left out.
+    amount_cents: Option<i64>,
+    method: i64,
+}
+
+/// Pays invoices; the same `Idempotency-Key` again answers with the same payment (200).
+pub async fn pay(
+    State(state): State<AppState>,
+    p: Principal,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<super::store::PaymentView>), ApiError> {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::Invalid("send an Idempotency-Key header: one per payment".into()))?
+        .to_owned();
+    let b: PayBody = json_body(&body)?;
+    let db = state.db.tenant(p.tenant);
+    let before = db.read(async |tx| tx.payment_by_key(&key).await).await?;
+    let req = super::payments::Pay {
+        invoices: b.invoices,
+        amount_cents: b.amount_cents,
+        method: b.method,
+        key,
+    };
+    let payment = super::payments::pay(&db, &state.gateway, &p, &req).await?;
+    let status = if before.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(payment)))
+}
+
+pub async fn payments(
+    State(state): State<AppState>,
+    p: Principal,
+) -> Result<Json<Vec<super::store::PaymentView>>, ApiError> {
+    p.require(Permission::InvoicesRead)?;
+    Ok(Json(
+        state
+            .db
+            .tenant(p.tenant)
+            .read(async |tx| tx.payments(p.account(), 200).await)
+            .await?,
+    ))
+}

@@ -4,7 +4,9 @@
 //! contract's rates per counter. Invoices from readings, payments and receipts build on it.
 
 pub mod arithmetic;
+pub mod gateway;
 pub mod http;
 pub mod invoices;
 pub mod pages;
+pub mod payments;
 pub mod store;

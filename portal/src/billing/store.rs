@@ -533,3 +533,451 @@ impl TenantTx {
             .collect()
     }
 }
+
+/// A payment method as stored: the processor's token, never a number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MethodRow {
+    pub id: i64,
+    pub account_id: i64,
+    pub kind: String,
+    pub processor: String,
+    pub token: Option<String>,
+    pub last4: Option<String>,
+    pub removed_at: Option<i64>,
+}
+
+/// A payment method as people see it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct MethodView {
+    pub id: i64,
+    /// card, ach or wire
+    pub kind: String,
+    pub processor: String,
+    pub last4: Option<String>,
+}
+
+impl MethodRow {
+    pub fn view(&self) -> MethodView {
+        MethodView {
+            id: self.id,
+            kind: self.kind.clone(),
+            processor: self.processor.clone(),
+            last4: self.last4.clone(),
+        }
+    }
+}
+
+/// A payment as people see it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct PaymentView {
+    pub id: i64,
+    pub account_id: i64,
+    pub method_id: Option<i64>,
+    pub amount_cents: i64,
+    pub currency: String,
+    /// processing, pending (a retry is scheduled), succeeded, failed or returned
+    pub status: String,
+    pub created_at: i64,
+    pub settled_at: Option<i64>,
+    /// The invoices it pays, with how much of each.
+    pub allocations: Vec<(i64, i64)>,
+    pub attempts: i64,
+}
+
+impl TenantTx {
+    pub async fn payment_method(&mut self, id: i64) -> Result<MethodRow, DbError> {
+        let t = self.t();
+        let row = sqlx::query(
+            "SELECT id, account_id, kind, processor, processor_token, last4, removed_at FROM payment_methods \
+             WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(t)
+        .bind(id)
+        .fetch_optional(self.conn())
+        .await?
+        .ok_or(DbError::NotFound)?;
+        Ok(MethodRow {
+            id: row.try_get("id")?,
+            account_id: row.try_get("account_id")?,
+            kind: row.try_get("kind")?,
+            processor: row.try_get("processor")?,
+            token: row.try_get("processor_token")?,
+            last4: row.try_get("last4")?,
+            removed_at: row.try_get("removed_at")?,
+        })
+    }
+
+    pub async fn insert_method(
+        &mut self,
+        account: AccountId,
+        kind: &str,
+        processor: &str,
+        token: &str,
+        last4: Option<&str>,
+    ) -> Result<i64, DbError> {
+        let (t, now) = (self.t(), self.now_ms());
+        Ok(sqlx::query_scalar(
+            "INSERT INTO payment_methods (tenant_id, account_id, kind, processor, processor_token, last4, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(t)
+        .bind(account.0)
+        .bind(kind)
+        .bind(processor)
+        .bind(token)
+        .bind(last4)
+        .bind(now)
+        .fetch_one(self.conn())
+        .await?)
+    }
+
+    pub async fn methods_of(&mut self, account: AccountId) -> Result<Vec<MethodView>, DbError> {
+        let t = self.t();
+        let rows: Vec<(i64, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT id, kind, processor, last4 FROM payment_methods \
+             WHERE tenant_id = $1 AND account_id = $2 AND removed_at IS NULL ORDER BY id",
+        )
+        .bind(t)
+        .bind(account.0)
+        .fetch_all(self.conn())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, kind, processor, last4)| MethodView {
+                id,
+                kind,
+                processor,
+                last4,
+            })
+            .collect())
+    }
+
+    pub async fn insert_payment(
+        &mut self,
+        account: AccountId,
+        method: i64,
+        amount: i64,
+        currency: &str,
+        by: Option<crate::ids::UserId>,
+    ) -> Result<i64, DbError> {
+        let (t, now) = (self.t(), self.now_ms());
+        Ok(sqlx::query_scalar(
+            "INSERT INTO payments (tenant_id, account_id, payment_method_id, amount_cents, currency, status, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 'processing', $6, $7) RETURNING id",
+        )
+        .bind(t)
+        .bind(account.0)
+        .bind(method)
+        .bind(amount)
+        .bind(currency)
+        .bind(by.map(|u| u.0))
+        .bind(now)
+        .fetch_one(self.conn())
+        .await?)
+    }
+
+    pub async fn allocate(
+        &mut self,
+        payment: i64,
+        invoice: i64,
+        amount: i64,
+    ) -> Result<(), DbError> {
+        let t = self.t();
+        sqlx::query("INSERT INTO payment_allocations (tenant_id, payment_id, invoice_id, amount_cents) VALUES ($1, $2, $3, $4)")
+            .bind(t)
+            .bind(payment)
+            .bind(invoice)
+            .bind(amount)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn insert_attempt(
+        &mut self,
+        payment: i64,
+        number: i64,
+        key: &str,
+    ) -> Result<i64, DbError> {
+        let (t, now) = (self.t(), self.now_ms());
+        Ok(sqlx::query_scalar(
+            "INSERT INTO payment_attempts (tenant_id, payment_id, attempt_no, idempotency_key, status, created_at) \
+             VALUES ($1, $2, $3, $4, 'started', $5) RETURNING id",
+        )
+        .bind(t)
+        .bind(payment)
+        .bind(number)
+        .bind(key)
+        .bind(now)
+        .fetch_one(self.conn())
+        .await?)
+    }
+
+    pub async fn finish_attempt(
+        &mut self,
+        id: i64,
+        status: &str,
+        reference: Option<&str>,
+        failure: Option<&str>,
+        retry_at: Option<i64>,
+    ) -> Result<(), DbError> {
+        let (t, now) = (self.t(), self.now_ms());
+        sqlx::query(
+            "UPDATE payment_attempts SET status = $3, gateway_reference = $4, failure_code = $5, retryable = $6, \
+               next_retry_at = $7, completed_at = $8 WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(t)
+        .bind(id)
+        .bind(status)
+        .bind(reference)
+        .bind(failure)
+        .bind(i64::from(retry_at.is_some()))
+        .bind(retry_at)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_payment_status(
+        &mut self,
+        payment: i64,
+        status: &str,
+        settled_at: Option<i64>,
+    ) -> Result<(), DbError> {
+        let t = self.t();
+        sqlx::query("UPDATE payments SET status = $3, settled_at = COALESCE($4, settled_at) WHERE tenant_id = $1 AND id = $2")
+            .bind(t)
+            .bind(payment)
+            .bind(status)
+            .bind(settled_at)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Adds (`sign` 1) or takes back (`sign` -1) a payment's allocations on its invoices.
+    pub async fn apply_allocations(&mut self, payment: i64, sign: i64) -> Result<(), DbError> {
+        let t = self.t();
+        sqlx::query(
+            "UPDATE invoices SET amount_paid_cents = amount_paid_cents + $3 * (SELECT a.amount_cents \
+               FROM payment_allocations a WHERE a.tenant_id = invoices.tenant_id AND a.invoice_id = invoices.id \
+               AND a.payment_id = $2) \
+             WHERE tenant_id = $1 AND id IN (SELECT a.invoice_id FROM payment_allocations a \
+               WHERE a.tenant_id = $1 AND a.payment_id = $2)",
+        )
+        .bind(t)
+        .bind(payment)
+        .bind(sign)
+        .execute(self.conn())
+        .await?;
+        sqlx::query(
+            "UPDATE invoices SET status = CASE WHEN amount_paid_cents >= total_cents THEN 'paid' \
+               WHEN amount_paid_cents > 0 THEN 'partially_paid' ELSE 'issued' END \
+             WHERE tenant_id = $1 AND status <> 'void' AND id IN (SELECT a.invoice_id FROM payment_allocations a \
+               WHERE a.tenant_id = $1 AND a.payment_id = $2)",
+        )
+        .bind(t)
+        .bind(payment)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn payment(&mut self, id: i64) -> Result<PaymentView, DbError> {
+        let t = self.t();
+        let row = sqlx::query(
+            "SELECT p.id, p.account_id, p.payment_method_id, p.amount_cents, p.currency, p.status, p.created_at, \
+               p.settled_at, (SELECT COUNT(*) FROM payment_attempts x WHERE x.tenant_id = p.tenant_id \
+               AND x.payment_id = p.id) AS attempts \
+             FROM payments p WHERE p.tenant_id = $1 AND p.id = $2",
+        )
+        .bind(t)
+        .bind(id)
+        .fetch_optional(self.conn())
+        .await?
+        .ok_or(DbError::NotFound)?;
+        let allocations: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT invoice_id, amount_cents FROM payment_allocations WHERE tenant_id = $1 AND payment_id = $2 \
+             ORDER BY invoice_id",
+        )
+        .bind(t)
+        .bind(id)
+        .fetch_all(self.conn())
+        .await?;
+        Ok(PaymentView {
+            id: row.try_get("id")?,
+            account_id: row.try_get("account_id")?,
+            method_id: row.try_get("payment_method_id")?,
+            amount_cents: row.try_get("amount_cents")?,
+            currency: row.try_get("currency")?,
+            status: row.try_get("status")?,
+            created_at: row.try_get("created_at")?,
+            settled_at: row.try_get("settled_at")?,
+            allocations,
+            attempts: row.try_get("attempts")?,
+        })
+    }
+
+    /// The payment an attempt with this key belongs to.
+    pub async fn payment_by_key(&mut self, key: &str) -> Result<Option<PaymentView>, DbError> {
+        let t = self.t();
+        let id: Option<i64> = sqlx::query_scalar(
+            "SELECT payment_id FROM payment_attempts WHERE tenant_id = $1 AND idempotency_key = $2",
+        )
+        .bind(t)
+        .bind(key)
+        .fetch_optional(self.conn())
+        .await?;
+        match id {
+            Some(id) => self.payment(id).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// An account's payments (every account's when `None`), newest first.
+    pub async fn payments(
+        &mut self,
+        account: Option<AccountId>,
+        limit: u32,
+    ) -> Result<Vec<PaymentView>, DbError> {
+        let t = self.t();
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM payments WHERE tenant_id = $1 AND ($2 = 0 OR account_id = $2) ORDER BY id DESC LIMIT $3",
+        )
+        .bind(t)
+        .bind(account.map_or(0, |a| a.0))
+        .bind(crate::db::page_limit(limit))
+        .fetch_all(self.conn())
+        .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.payment(id).await?);
+        }
+        Ok(out)
+    }
+
+    /// The charge an attempt makes: the payment's amount, its method's token, the attempt's key.
+    pub async fn charge_of(
+        &mut self,
+        payment: i64,
+        key: &str,
+    ) -> Result<super::gateway::Charge, DbError> {
+        let t = self.t();
+        let row: (i64, String, Option<String>) = sqlx::query_as(
+            "SELECT p.amount_cents, p.currency, m.processor_token FROM payments p \
+             JOIN payment_methods m ON m.tenant_id = p.tenant_id AND m.id = p.payment_method_id \
+             WHERE p.tenant_id = $1 AND p.id = $2",
+        )
+        .bind(t)
+        .bind(payment)
+        .fetch_one(self.conn())
+        .await?;
+        Ok(super::gateway::Charge {
+            idempotency_key: key.to_owned(),
+            token: row.2.unwrap_or_default(),
+            amount_cents: row.0,
+            currency: row.1,
+            description: format!("Payment {payment}"),
+        })
+    }
+
+    /// Attempts with no answer: `unknown`, or `started` before `before` (a crash in between).
+    pub async fn unanswered_attempts(
+        &mut self,
+        before: i64,
+    ) -> Result<Vec<super::payments::Attempt>, DbError> {
+        let t = self.t();
+        let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+            "SELECT id, payment_id, attempt_no, idempotency_key FROM payment_attempts \
+             WHERE tenant_id = $1 AND (status = 'unknown' OR (status = 'started' AND created_at < $2)) ORDER BY id",
+        )
+        .bind(t)
+        .bind(before)
+        .fetch_all(self.conn())
+        .await?;
+        let mut out = Vec::new();
+        for (id, payment, number, key) in rows {
+            let charge = self.charge_of(payment, &key).await?;
+            out.push(super::payments::Attempt {
+                payment,
+                id,
+                number,
+                charge,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Payments whose last attempt failed with a retry now due: (payment, that attempt's number).
+    pub async fn retries_due(&mut self, now: i64) -> Result<Vec<(i64, i64)>, DbError> {
+        let t = self.t();
+        Ok(sqlx::query_as(
+            "SELECT payment_id, attempt_no FROM payment_attempts a WHERE tenant_id = $1 AND status = 'failed' \
+               AND next_retry_at IS NOT NULL AND next_retry_at <= $2 \
+               AND attempt_no = (SELECT MAX(b.attempt_no) FROM payment_attempts b \
+                 WHERE b.tenant_id = a.tenant_id AND b.payment_id = a.payment_id) \
+             ORDER BY payment_id",
+        )
+        .bind(t)
+        .bind(now)
+        .fetch_all(self.conn())
+        .await?)
+    }
+
+    pub async fn first_key(&mut self, payment: i64) -> Result<String, DbError> {
+        let t = self.t();
+        Ok(sqlx::query_scalar(
+            "SELECT idempotency_key FROM payment_attempts WHERE tenant_id = $1 AND payment_id = $2 AND attempt_no = 1",
+        )
+        .bind(t)
+        .bind(payment)
+        .fetch_one(self.conn())
+        .await?)
+    }
+
+    pub async fn clear_retry(&mut self, payment: i64, attempt: i64) -> Result<(), DbError> {
+        let t = self.t();
+        sqlx::query("UPDATE payment_attempts SET next_retry_at = NULL WHERE tenant_id = $1 AND payment_id = $2 AND attempt_no = $3")
+            .bind(t)
+            .bind(payment)
+            .bind(attempt)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn attempt_count(&mut self, payment: i64) -> Result<i64, DbError> {
+        let t = self.t();
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM payment_attempts WHERE tenant_id = $1 AND payment_id = $2",
+        )
+        .bind(t)
+        .bind(payment)
+        .fetch_one(self.conn())
+        .await?)
+    }
+
+    /// Marks a payment's last attempt as returned by the bank with `code`.
+    pub async fn return_last_attempt(
+        &mut self,
+        payment: i64,
+        code: &str,
+        retry_at: Option<i64>,
+    ) -> Result<(), DbError> {
+        let t = self.t();
+        sqlx::query(
+            "UPDATE payment_attempts SET status = 'failed', failure_code = $3, retryable = $4, next_retry_at = $5 \
+             WHERE tenant_id = $1 AND payment_id = $2 AND attempt_no = (SELECT MAX(b.attempt_no) FROM payment_attempts b \
+               WHERE b.tenant_id = $1 AND b.payment_id = $2)",
+        )
+        .bind(t)
+        .bind(payment)
+        .bind(code)
+        .bind(i64::from(retry_at.is_some()))
+        .bind(retry_at)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+}

@@ -47,6 +47,8 @@ pub struct AppState {
     pub mail_queued: Arc<Notify>,
     /// Wakes the open notification streams of users who were just notified.
     pub notified: crate::notifications::Wake,
+    /// The payment processor: the built-in sandbox (deterministic test numbers).
+    pub gateway: crate::billing::gateway::Sandbox,
 }
 
 impl AppState {
@@ -72,6 +74,7 @@ impl AppState {
             keys,
             mail_queued: Arc::new(Notify::new()),
             notified: crate::notifications::Wake::default(),
+            gateway: crate::billing::gateway::Sandbox::default(),
         })
     }
 

@@ -294,6 +294,34 @@ pub const DOCS: &[Doc] = &[
         Nothing,
         Answer::Raw("text/csv"),
     ),
+    doc(
+        "GET",
+        "/api/v1/payment-methods",
+        "The account's payment methods (processor tokens; never a number)",
+        Nothing,
+        Ok(200, many::<billing::store::MethodView>),
+    ),
+    doc(
+        "POST",
+        "/api/v1/payment-methods",
+        "Add a card or bank account by the processor's token",
+        Json(one::<billing::http::MethodBody>),
+        Ok(201, one::<billing::store::MethodView>),
+    ),
+    doc(
+        "GET",
+        "/api/v1/payments",
+        "Payments, newest first, with what each paid",
+        Nothing,
+        Ok(200, many::<billing::store::PaymentView>),
+    ),
+    doc(
+        "POST",
+        "/api/v1/payments",
+        "Pay one or several invoices, all or part (Idempotency-Key header: the same key again is the same payment, 200)",
+        Json(one::<billing::http::PayBody>),
+        Ok(201, one::<billing::store::PaymentView>),
+    ),
     with_query(
         doc(
             "GET",

@@ -372,6 +372,23 @@ pub fn route_table(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
         p(InvoicesRead),
         billing::http::csv,
     )
+    .post(
+        "/sandbox-gateway/tokens",
+        Public,
+        billing::http::sandbox_token,
+    )
+    .get(
+        "/api/v1/payment-methods",
+        p(PaymentsMake),
+        billing::http::methods,
+    )
+    .post(
+        "/api/v1/payment-methods",
+        p(PaymentsMake),
+        billing::http::add_method,
+    )
+    .get("/api/v1/payments", p(InvoicesRead), billing::http::payments)
+    .post("/api/v1/payments", p(PaymentsMake), billing::http::pay)
     .get(
         "/api/v1/contracts/{contract}/invoice-preview",
         p(InvoicesManage),

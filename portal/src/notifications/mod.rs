@@ -75,6 +75,16 @@ pub const EVENTS: &[EventType] = &[
         email_by_default: true,
     },
     EventType {
+        code: "payment.succeeded",
+        label: crate::web::i18n::n_("A payment was received"),
+        email_by_default: true,
+    },
+    EventType {
+        code: "payment.failed",
+        label: crate::web::i18n::n_("A payment failed or came back"),
+        email_by_default: true,
+    },
+    EventType {
         code: "meters.due",
         label: crate::web::i18n::n_("Meter readings are due"),
         email_by_default: true,

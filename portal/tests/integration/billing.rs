@@ -10,6 +10,7 @@ use crate::sign_in::{Dealer, PASSWORD, api, dealer, device, person, token};
 use ingest::domain::{MeterKind, MeterValue, ReadingSource, ReadingStatus};
 use portal::billing::arithmetic::Rate;
 use portal::billing::invoices;
+use portal::clock::Clock;
 use portal::contracts::NewContract;
 use portal::ids::{ContractId, EquipmentId};
 use portal::readings::NewReading;
@@ -379,7 +380,470 @@ async fn customers_see_their_own_invoices_as_pages_and_csv(t: TestDb) {
     assert_eq!(status, 422, "{body}");
 }
 
+/// A sandbox token for a test number, as a browser gets it from the processor's page.
+async fn sandbox(d: &Dealer, body: Value) -> String {
+    let r = reqwest::Client::new()
+        .post(format!("{}/sandbox-gateway/tokens", d.app.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn add_method(d: &Dealer, tok: &str, kind: &str, token: &str) -> i64 {
+    let (status, m) = api(
+        &d.app.base,
+        "POST",
+        "/api/v1/payment-methods",
+        tok,
+        Some(json!({"kind": kind, "token": token})),
+    )
+    .await;
+    assert_eq!(status, 201, "{m}");
+    m["id"].as_i64().unwrap()
+}
+
+async fn pay(d: &Dealer, tok: &str, key: &str, body: Value) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/payments", d.app.base))
+        .bearer_auth(tok)
+        .header("idempotency-key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// One invoice of 53.00 USD for Acme, issued on 2026-02-01.
+async fn an_invoice(s: &Billing) -> i64 {
+    read(&s.d, s.a, 10_000, day(0)).await;
+    read(&s.d, s.a, 11_500, day(27)).await;
+    s.d.app.t.clock.set_ms(day(31));
+    issue_due(&s.d, "2026-02-01").await[0].id
+}
+
+async fn invoice_status(d: &Dealer, tok: &str, id: i64) -> (String, i64) {
+    let (_, inv) = api(
+        &d.app.base,
+        "GET",
+        &format!("/api/v1/invoices/{id}"),
+        tok,
+        None,
+    )
+    .await;
+    (
+        inv["invoice"]["status"].as_str().unwrap().to_owned(),
+        inv["invoice"]["amount_paid_cents"].as_i64().unwrap(),
+    )
+}
+
+async fn a_payment_sent_twice_at_once_charges_once(t: TestDb) {
+    let s = billing(t).await;
+    let d = &s.d;
+    let invoice = an_invoice(&s).await;
+    // the portal's API takes tokens only: a card number is refused as an unknown field
+    let (status, _) = api(
+        &d.app.base,
+        "POST",
+        "/api/v1/payment-methods",
+        &s.cy,
+        Some(json!({"kind": "card", "number": "4242424242424242"})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let card = sandbox(d, json!({"number": "4242 4242 4242 4242"})).await;
+    let method = add_method(d, &s.cy, "card", &card).await;
+    let (_, methods) = api(&d.app.base, "GET", "/api/v1/payment-methods", &s.cy, None).await;
+    assert_eq!(methods[0]["last4"], "4242");
+
+    // part of it first
+    let (status, part) = pay(
+        d,
+        &s.cy,
+        "pay-part-000001",
+        json!({"invoices": [invoice], "amount_cents": 1_000, "method": method}),
+    )
+    .await;
+    assert_eq!(
+        (status, part["status"].as_str()),
+        (201, Some("succeeded")),
+        "{part}"
+    );
+    assert_eq!(
+        invoice_status(d, &s.cy, invoice).await,
+        ("partially_paid".into(), 1_000)
+    );
+    // more than is open: refused, nothing charged
+    let (status, _) = pay(
+        d,
+        &s.cy,
+        "pay-too-much-001",
+        json!({"invoices": [invoice], "amount_cents": 5_000, "method": method}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    // the rest, twice at once: one payment, one charge
+    let body = json!({"invoices": [invoice], "method": method});
+    let (a, b) = tokio::join!(
+        pay(d, &s.cy, "pay-rest-000001", body.clone()),
+        pay(d, &s.cy, "pay-rest-000001", body.clone())
+    );
+    assert_eq!(a.1["id"], b.1["id"], "{a:?} {b:?}");
+    assert_eq!(a.1["amount_cents"], 4_300);
+    assert_eq!(
+        invoice_status(d, &s.cy, invoice).await,
+        ("paid".into(), 5_300)
+    );
+    assert_eq!(count(&d.app.t, "SELECT COUNT(*) FROM payments").await, 2);
+    assert_eq!(
+        count(&d.app.t, "SELECT COUNT(*) FROM payment_attempts").await,
+        2
+    );
+    // nothing left to pay
+    let (status, _) = pay(
+        d,
+        &s.cy,
+        "pay-again-00001",
+        json!({"invoices": [invoice], "method": method}),
+    )
+    .await;
+    assert_eq!(status, 422);
+
+    // another account: its customer cannot pay (or see) Acme's invoice
+    let bo = token(d, "bo@bravo.test", &[]).await;
+    let bo_card = sandbox(d, json!({"number": "4242424242424242"})).await;
+    let bo_method = add_method(d, &bo, "card", &bo_card).await;
+    let (status, _) = pay(
+        d,
+        &bo,
+        "pay-bravo-00001",
+        json!({"invoices": [invoice], "method": bo_method}),
+    )
+    .await;
+    assert_eq!(status, 404);
+    // nor use Bravo's card for Acme's
+    let (status, _) = pay(
+        d,
+        &s.cy,
+        "pay-bravo-00002",
+        json!({"invoices": [invoice], "method": bo_method}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let (_, history) = api(&d.app.base, "GET", "/api/v1/payments", &s.cy, None).await;
+    assert_eq!(history.as_array().unwrap().len(), 2);
+}
+
+/// The domain functions with the test's own sandbox, to look behind the processor's curtain.
+fn principal(d: &Dealer, user: i64) -> portal::auth::Principal {
+    portal::auth::Principal {
+        tenant: d.db.tenant_id(),
+        user: portal::ids::UserId(user),
+        kind: UserKind::Customer(d.account),
+        permissions: [
+            portal::auth::Permission::PaymentsMake,
+            portal::auth::Permission::InvoicesRead,
+        ]
+        .into(),
+        via: portal::auth::Via::ApiToken(0),
+        client: portal::audit::Client::default(),
+        formats: portal::web::formats::Formats::default(),
+        lang: portal::web::i18n::Lang::En,
+    }
+}
+
+async fn cy_id(d: &Dealer) -> i64 {
+    count(
+        &d.app.t,
+        "SELECT id FROM users WHERE email = 'cy@acme.test'",
+    )
+    .await
+}
+
+async fn no_answer_is_asked_about_and_never_charged_twice(t: TestDb) {
+    use portal::billing::gateway::Sandbox;
+    use portal::billing::payments::{self, Pay};
+    let s = billing(t).await;
+    let d = &s.d;
+    let invoice = an_invoice(&s).await;
+    let g = Sandbox::default();
+    let cy = principal(d, cy_id(d).await);
+    // the timeout card: the processor charges, the answer is lost
+    let card = g.tokenize_card("4000000000000069").unwrap();
+    let method =
+        d.db.run(async |tx| {
+            tx.insert_method(d.account, "card", "sandbox", &card, Some("0069"))
+                .await
+        })
+        .await
+        .unwrap();
+    let req = Pay {
+        invoices: vec![invoice],
+        amount_cents: None,
+        method,
+        key: "timeout-000001".into(),
+    };
+    let p = payments::pay(&d.db, &g, &cy, &req).await.unwrap();
+    assert_eq!(p.status, "processing", "not known yet");
+    assert_eq!(invoice_status(d, &s.cy, invoice).await.0, "issued");
+    assert_eq!(
+        payments::reconcile(&d.db, &g).await.unwrap(),
+        1,
+        "an unknown answer is asked about at once"
+    );
+    let p = d.db.read(async |tx| tx.payment(p.id).await).await.unwrap();
+    assert_eq!(p.status, "succeeded");
+    assert_eq!(g.charges_of(&card), 1);
+    assert_eq!(invoice_status(d, &s.cy, invoice).await.0, "paid");
+    // the same request again (a reload after the timeout) charges nothing
+    let again = payments::pay(&d.db, &g, &cy, &req).await.unwrap();
+    assert_eq!((again.id, g.charges_of(&card)), (p.id, 1));
+}
+
+async fn a_crash_before_the_answer_is_reconciled_then_retried(t: TestDb) {
+    use portal::billing::gateway::{Charge, GatewayError, Outcome, PaymentGateway, Sandbox};
+    use portal::billing::payments::{self, Pay};
+    /// A processor that is never reached (the process died before the request left).
+    #[derive(Debug)]
+    struct Unreachable;
+    impl PaymentGateway for Unreachable {
+        fn name(&self) -> &'static str {
+            "unreachable"
+        }
+        async fn charge(&self, _: &Charge) -> Result<Outcome, GatewayError> {
+            Err(GatewayError::Unavailable("connection refused".into()))
+        }
+        async fn lookup(&self, _: &str) -> Result<Option<Outcome>, GatewayError> {
+            Err(GatewayError::Unavailable("connection refused".into()))
+        }
+    }
+    let s = billing(t).await;
+    let d = &s.d;
+    let invoice = an_invoice(&s).await;
+    let g = Sandbox::default();
+    let cy = principal(d, cy_id(d).await);
+    let card = g.tokenize_card("4242424242424242").unwrap();
+    let method =
+        d.db.run(async |tx| {
+            tx.insert_method(d.account, "card", "sandbox", &card, Some("4242"))
+                .await
+        })
+        .await
+        .unwrap();
+    let req = Pay {
+        invoices: vec![invoice],
+        amount_cents: None,
+        method,
+        key: "crashed-000001".into(),
+    };
+    payments::pay(&d.db, &Unreachable, &cy, &req).await.unwrap();
+    // the real processor never saw it: failed, to be tried again with a new key
+    assert_eq!(payments::reconcile(&d.db, &g).await.unwrap(), 1);
+    assert_eq!(g.charges_of(&card), 0);
+    assert_eq!(
+        payments::retry_due(&d.db, &g).await.unwrap(),
+        0,
+        "not before the retry is due"
+    );
+    d.app.t.clock.set_ms(day(33));
+    assert_eq!(payments::retry_due(&d.db, &g).await.unwrap(), 1);
+    assert_eq!(g.charges_of(&card), 1);
+    assert_eq!(invoice_status(d, &s.cy, invoice).await.0, "paid");
+    assert_eq!(
+        count(
+            &d.app.t,
+            "SELECT COUNT(*) FROM payment_attempts WHERE idempotency_key = 'crashed-000001-2'"
+        )
+        .await,
+        1
+    );
+}
+
+async fn refused_payments_are_retried_on_schedule_only_when_they_may_succeed(t: TestDb) {
+    use portal::billing::gateway::Sandbox;
+    use portal::billing::payments::{self, Pay};
+    let s = billing(t).await;
+    let d = &s.d;
+    let invoice = an_invoice(&s).await;
+    let g = Sandbox::default();
+    let cy = principal(d, cy_id(d).await);
+    let method_for = |number: &'static str| {
+        let token = g.tokenize_card(number).unwrap();
+        async move {
+            d.db.run(async |tx| {
+                tx.insert_method(d.account, "card", "sandbox", &token, None)
+                    .await
+            })
+            .await
+            .unwrap()
+        }
+    };
+    // declined: no retry
+    let declined = method_for("4000000000000002").await;
+    let p = payments::pay(
+        &d.db,
+        &g,
+        &cy,
+        &Pay {
+            invoices: vec![invoice],
+            amount_cents: Some(100),
+            method: declined,
+            key: "declined-00001".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(p.status, "failed");
+    // insufficient funds: after 1, 3 and 7 days, then no more
+    let poor = method_for("4000000000009995").await;
+    let p = payments::pay(
+        &d.db,
+        &g,
+        &cy,
+        &Pay {
+            invoices: vec![invoice],
+            amount_cents: Some(100),
+            method: poor,
+            key: "poor-000000001".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(p.status, "pending");
+    let clock = &d.app.t.clock;
+    let start = clock.now_ms();
+    for (after_days, expected) in [
+        (0.5, 0),
+        (1.0, 1),
+        (3.9, 0),
+        (4.0, 1),
+        (10.9, 0),
+        (11.0, 1),
+        (40.0, 0),
+    ] {
+        clock.set_ms(start + (after_days * DAY as f64) as i64);
+        assert_eq!(
+            payments::retry_due(&d.db, &g).await.unwrap(),
+            expected,
+            "after {after_days} days"
+        );
+    }
+    let p = d.db.read(async |tx| tx.payment(p.id).await).await.unwrap();
+    assert_eq!((p.status.as_str(), p.attempts), ("failed", 4));
+    assert_eq!(
+        invoice_status(d, &s.cy, invoice).await,
+        ("issued".into(), 0)
+    );
+    let (_, n) = api(&d.app.base, "GET", "/api/v1/notifications", &s.cy, None).await;
+    assert!(
+        n["notifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["title"].as_str().unwrap().contains("insufficient_funds")),
+        "{n}"
+    );
+}
+
+async fn ach_returns_are_presented_again_only_when_the_code_allows(t: TestDb) {
+    use portal::billing::gateway::Sandbox;
+    use portal::billing::payments::{self, Pay};
+    let s = billing(t).await;
+    let d = &s.d;
+    let invoice = an_invoice(&s).await;
+    let g = Sandbox::default();
+    let cy = principal(d, cy_id(d).await);
+    let account = |number: &'static str| {
+        let token = g.tokenize_account("110000000", number).unwrap();
+        async move {
+            d.db.run(async |tx| {
+                tx.insert_method(d.account, "ach", "sandbox", &token, None)
+                    .await
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let r01 = account("000111111116").await;
+    let p = payments::pay(
+        &d.db,
+        &g,
+        &cy,
+        &Pay {
+            invoices: vec![invoice],
+            amount_cents: Some(1_000),
+            method: r01,
+            key: "ach-r01-000001".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(p.status, "succeeded");
+    let clock = &d.app.t.clock;
+    // returned R01 three times: presented again twice, then no more
+    for round in 0..3 {
+        let again =
+            d.db.run(async |tx| payments::ach_return(tx, p.id, "R01").await)
+                .await
+                .unwrap();
+        assert_eq!(again, round < 2, "round {round}");
+        assert_eq!(
+            invoice_status(d, &s.cy, invoice).await.1,
+            0,
+            "undone on the invoice"
+        );
+        clock.set_ms(clock.now_ms() + 2 * DAY);
+        let made = payments::retry_due(&d.db, &g).await.unwrap();
+        assert_eq!(made, usize::from(round < 2));
+    }
+    let p = d.db.read(async |tx| tx.payment(p.id).await).await.unwrap();
+    assert_eq!((p.status.as_str(), p.attempts), ("returned", 3));
+    // R02 (account closed): never again
+    let r02 = account("000111111113").await;
+    let q = payments::pay(
+        &d.db,
+        &g,
+        &cy,
+        &Pay {
+            invoices: vec![invoice],
+            amount_cents: Some(500),
+            method: r02,
+            key: "ach-r02-000001".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        !d.db
+            .run(async |tx| payments::ach_return(tx, q.id, "R02").await)
+            .await
+            .unwrap()
+    );
+    clock.set_ms(clock.now_ms() + 30 * DAY);
+    assert_eq!(payments::retry_due(&d.db, &g).await.unwrap(), 0);
+    assert_eq!(
+        count(
+            &d.app.t,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'payment.returned'"
+        )
+        .await,
+        4
+    );
+}
+
 backends!(
+    a_payment_sent_twice_at_once_charges_once,
+    no_answer_is_asked_about_and_never_charged_twice,
+    a_crash_before_the_answer_is_reconciled_then_retried,
+    refused_payments_are_retried_on_schedule_only_when_they_may_succeed,
+    ach_returns_are_presented_again_only_when_the_code_allows,
     a_month_is_billed_from_its_readings_and_an_estimate_is_trued_up,
     customers_see_their_own_invoices_as_pages_and_csv,
 );

@@ -26,6 +26,7 @@ const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/api/v1/password-reset"),         // answers the same for every address
     ("POST", "/api/v1/password-reset/confirm"), // the reset token is the credential
     ("GET", "/api/v1/openapi.json"),            // the API's description, no data
+    ("POST", "/sandbox-gateway/tokens"), // the sandbox processor's tokenisation: test numbers in, tokens out
 ];
 /// The forms shown before sign-in (their posts need the pre-session CSRF token).
 const PUBLIC_FORMS: &[&str] = &[
