@@ -45,10 +45,10 @@ pub trait PaymentGateway: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &'static str;
     /// Charges once per idempotency key: the same key again answers as the first time.
     fn charge(&self, c: &Charge) -> impl Future<Output = Result<Outcome, GatewayError>> + Send;
-    /// What became of the charge made with this key, if one was made.
+    /// What became of the charge sent with this attempt's key, if it was made.
     fn lookup(
         &self,
-        idempotency_key: &str,
+        c: &Charge,
     ) -> impl Future<Output = Result<Option<Outcome>, GatewayError>> + Send;
 }
 
@@ -176,12 +176,12 @@ impl PaymentGateway for Sandbox {
         Ok(outcome)
     }
 
-    async fn lookup(&self, idempotency_key: &str) -> Result<Option<Outcome>, GatewayError> {
+    async fn lookup(&self, c: &Charge) -> Result<Option<Outcome>, GatewayError> {
         Ok(self
             .charges
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(idempotency_key)
+            .get(&c.idempotency_key)
             .map(|(_, o)| o.clone()))
     }
 }
@@ -247,10 +247,10 @@ mod tests {
         }
         // the timeout charged all the same: a lookup tells
         assert!(matches!(
-            g.lookup("4000000000000069").await,
+            g.lookup(&charge("4000000000000069", "")).await,
             Ok(Some(Outcome::Succeeded { .. }))
         ));
-        assert_eq!(g.lookup("never-sent").await, Ok(None));
+        assert_eq!(g.lookup(&charge("never-sent", "")).await, Ok(None));
         assert!(
             g.tokenize_card("4111111111111111").is_err(),
             "a real-looking number is refused"

@@ -272,3 +272,71 @@ pub async fn payments(
             .await?,
     ))
 }
+
+#[derive(Debug, serde::Deserialize)]
+pub struct WebhookQuery {
+    /// The dealer's short name: each dealer has its own endpoint secret.
+    tenant: String,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct WebhookAnswer {
+    /// `false` for an event handled before (a replay) or about nothing of ours.
+    handled: bool,
+}
+
+/// Stripe's events for a dealer (`?tenant=acme`): taken only with a valid, fresh signature,
+/// and each event once.
+pub async fn stripe_webhook(
+    State(state): State<AppState>,
+    Query(q): Query<WebhookQuery>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Result<Json<WebhookAnswer>, ApiError> {
+    let slug = crate::tenants::TenantSlug::parse(&q.tenant).map_err(|_| ApiError::NotFound)?;
+    let tenant = state
+        .db
+        .tenant_by_slug(&slug)
+        .await
+        .map_err(|_| ApiError::NotFound)?;
+    let db = state.db.tenant(tenant.id);
+    let secret = match db
+        .read(async |tx| tx.secret(&state.keys, "stripe.webhook").await)
+        .await
+    {
+        Ok(s) => s,
+        Err(crate::db::DbError::NotFound) => return Err(ApiError::NotFound),
+        Err(e) => return Err(e.into()),
+    };
+    let header = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    super::stripe::verify(&secret, header, &body, db.now_ms() / 1000)
+        .map_err(|e| ApiError::Refused(e.to_string()))?;
+    let event: serde_json::Value = json_body(&body)?;
+    let (Some(id), Some(kind)) = (event["id"].as_str(), event["type"].as_str()) else {
+        return Err(ApiError::Invalid("an event has an id and a type".into()));
+    };
+    let object = &event["data"]["object"];
+    let key = object["metadata"]["idempotency_key"]
+        .as_str()
+        .map(str::to_owned);
+    let outcome = match kind {
+        "payment_intent.succeeded" => super::stripe::outcome_of(200, object).ok(),
+        "payment_intent.payment_failed" => super::stripe::outcome_of(200, object).ok(),
+        _ => None,
+    };
+    let handled = db
+        .run(async |tx| {
+            if !tx.first_time_event(id, kind).await? {
+                return Ok(false);
+            }
+            match (&key, &outcome) {
+                (Some(k), Some(o)) => super::payments::event(tx, k, o.clone()).await,
+                _ => Ok(false),
+            }
+        })
+        .await?;
+    Ok(Json(WebhookAnswer { handled }))
+}

@@ -10,3 +10,4 @@ pub mod invoices;
 pub mod pages;
 pub mod payments;
 pub mod store;
+pub mod stripe;

@@ -317,7 +317,7 @@ pub async fn reconcile<G: PaymentGateway>(db: &TenantDb, g: &G) -> Result<usize,
         .await?;
     let mut settled = 0;
     for a in open {
-        let outcome = match g.lookup(&a.charge.idempotency_key).await {
+        let outcome = match g.lookup(&a.charge).await {
             Ok(Some(o)) => Ok(o),
             Ok(None) => Ok(Outcome::Failed {
                 code: "not_received".into(),
@@ -460,6 +460,23 @@ pub async fn run<G: PaymentGateway>(db: crate::db::Db, g: G) {
         }
         tokio::time::sleep(std::time::Duration::from_secs(300)).await;
     }
+}
+
+/// What a processor's event says about an attempt (its key): an answer still missing is
+/// stored; a debit that had succeeded and now failed is an ACH return. `false`: nothing of ours.
+pub async fn event(tx: &mut TenantTx, key: &str, outcome: Outcome) -> Result<bool, DbError> {
+    let Some((attempt, status)) = tx.attempt_by_key(key).await? else {
+        return Ok(false);
+    };
+    match (status.as_str(), outcome) {
+        ("started" | "unknown", o) => settle(tx, &Actor::system(), &attempt, Ok(o)).await?,
+        ("succeeded", Outcome::Failed { code, .. }) => {
+            ach_return(tx, attempt.payment, &code).await?;
+        }
+        // an answer already stored, said again
+        _ => {}
+    }
+    Ok(true)
 }
 
 #[cfg(test)]

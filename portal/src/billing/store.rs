@@ -981,3 +981,49 @@ impl TenantTx {
         Ok(())
     }
 }
+
+impl TenantTx {
+    /// Records a processor's event id; `false` when it was handled already (a replay).
+    pub async fn first_time_event(&mut self, id: &str, kind: &str) -> Result<bool, DbError> {
+        let (t, now) = (self.t(), self.now_ms());
+        let done = sqlx::query(
+            "INSERT INTO gateway_events (tenant_id, event_id, kind, received_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (tenant_id, event_id) DO NOTHING",
+        )
+        .bind(t)
+        .bind(id)
+        .bind(kind)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The attempt made with this key, and its status.
+    pub async fn attempt_by_key(
+        &mut self,
+        key: &str,
+    ) -> Result<Option<(super::payments::Attempt, String)>, DbError> {
+        let t = self.t();
+        let row: Option<(i64, i64, i64, String)> = sqlx::query_as(
+            "SELECT id, payment_id, attempt_no, status FROM payment_attempts WHERE tenant_id = $1 AND idempotency_key = $2",
+        )
+        .bind(t)
+        .bind(key)
+        .fetch_optional(self.conn())
+        .await?;
+        let Some((id, payment, number, status)) = row else {
+            return Ok(None);
+        };
+        let charge = self.charge_of(payment, key).await?;
+        Ok(Some((
+            super::payments::Attempt {
+                payment,
+                id,
+                number,
+                charge,
+            },
+            status,
+        )))
+    }
+}

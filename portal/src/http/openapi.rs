@@ -294,6 +294,16 @@ pub const DOCS: &[Doc] = &[
         Nothing,
         Answer::Raw("text/csv"),
     ),
+    with_query(
+        doc(
+            "POST",
+            "/api/v1/webhooks/stripe",
+            "Stripe's events for a dealer, signed (Stripe-Signature, at most 5 minutes old), each taken once",
+            Raw("application/json"),
+            Ok(200, one::<billing::http::WebhookAnswer>),
+        ),
+        &[Param::Text("tenant", "the dealer's short name")],
+    ),
     doc(
         "GET",
         "/api/v1/payment-methods",

@@ -377,6 +377,11 @@ pub fn route_table(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
         Public,
         billing::http::sandbox_token,
     )
+    .post(
+        "/api/v1/webhooks/stripe",
+        Public,
+        billing::http::stripe_webhook,
+    )
     .get(
         "/api/v1/payment-methods",
         p(PaymentsMake),

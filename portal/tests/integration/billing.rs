@@ -61,7 +61,11 @@ struct Billing {
 }
 
 async fn billing(t: TestDb) -> Billing {
-    let d = dealer(t, |_| {}).await;
+    // the webhook secret is kept sealed: the server needs its key
+    let d = dealer(t, |c| {
+        c.secret_key = Some(crate::harness::TEST_SECRET_KEY.into())
+    })
+    .await;
     person(&d.db, UserKind::Staff, "ada@dealer.test", "admin").await;
     person(
         &d.db,
@@ -620,7 +624,7 @@ async fn a_crash_before_the_answer_is_reconciled_then_retried(t: TestDb) {
         async fn charge(&self, _: &Charge) -> Result<Outcome, GatewayError> {
             Err(GatewayError::Unavailable("connection refused".into()))
         }
-        async fn lookup(&self, _: &str) -> Result<Option<Outcome>, GatewayError> {
+        async fn lookup(&self, _: &Charge) -> Result<Option<Outcome>, GatewayError> {
             Err(GatewayError::Unavailable("connection refused".into()))
         }
     }
@@ -838,7 +842,318 @@ async fn ach_returns_are_presented_again_only_when_the_code_allows(t: TestDb) {
     );
 }
 
+/// Stripe's API as far as the adapter uses it: answers from the fixtures, a repeated
+/// idempotency key answered as the first time, every creating request kept for the test.
+struct StandIn {
+    base: String,
+    created: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+async fn stripe_stand_in() -> StandIn {
+    use axum::http::{HeaderMap, StatusCode};
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    let fixture = |name: &str| {
+        std::fs::read_to_string(format!(
+            "{}/tests/fixtures/stripe/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    let (ok, declined, broken) = (
+        fixture("payment_intent_succeeded"),
+        fixture("card_declined_insufficient_funds"),
+        fixture("api_error"),
+    );
+    let created = Arc::new(Mutex::new(Vec::new()));
+    let answers: Arc<Mutex<HashMap<String, (u16, String)>>> = Arc::default();
+    let seen = created.clone();
+    let app = axum::Router::new().route(
+        "/v1/payment_intents",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let (ok, declined, broken, seen, answers) = (
+                ok.clone(),
+                declined.clone(),
+                broken.clone(),
+                seen.clone(),
+                answers.clone(),
+            );
+            async move {
+                let reply =
+                    |(status, body): (u16, String)| (StatusCode::from_u16(status).unwrap(), body);
+                if headers.get("authorization").and_then(|v| v.to_str().ok())
+                    != Some("Bearer sk_test_printyx")
+                {
+                    return reply((401, r#"{"error":{"type":"invalid_request_error"}}"#.into()));
+                }
+                let Some(key) = headers
+                    .get("idempotency-key")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+                else {
+                    return reply((400, r#"{"error":{"type":"invalid_request_error"}}"#.into()));
+                };
+                if let Some(first) = answers.lock().unwrap().get(&key) {
+                    return reply(first.clone());
+                }
+                let answer = if body.contains("payment_method=pm_card_visa") {
+                    (200, ok)
+                } else if body.contains("payment_method=pm_card_chargeDeclinedInsufficientFunds") {
+                    (402, declined)
+                } else {
+                    (500, broken)
+                };
+                if answer.0 < 500 {
+                    seen.lock().unwrap().push(body);
+                    answers.lock().unwrap().insert(key, answer.clone());
+                }
+                reply(answer)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    StandIn { base, created }
+}
+
+async fn the_stripe_adapter_charges_once_per_key_and_reads_its_answers(t: TestDb) {
+    use portal::billing::gateway::{Charge, GatewayError, Outcome, PaymentGateway};
+    use portal::billing::payments::{self, Pay};
+    use portal::billing::stripe::Stripe;
+    let s = billing(t).await;
+    let d = &s.d;
+    let stand_in = stripe_stand_in().await;
+    let stripe = Stripe::new(&stand_in.base, "sk_test_printyx").unwrap();
+    let charge = |key: &str, pm: &str| Charge {
+        idempotency_key: key.into(),
+        token: pm.into(),
+        amount_cents: 5_300,
+        currency: "USD".into(),
+        description: "Invoices 1".into(),
+    };
+    let first = stripe.charge(&charge("key-visa-1", "pm_card_visa")).await;
+    assert_eq!(
+        first,
+        Ok(Outcome::Succeeded {
+            reference: "pi_3MtwBwLkdIwHu7ix28a3tqPa".into()
+        })
+    );
+    assert_eq!(
+        stripe.charge(&charge("key-visa-1", "pm_card_visa")).await,
+        first
+    );
+    assert_eq!(
+        stripe.lookup(&charge("key-visa-1", "pm_card_visa")).await,
+        Ok(first.clone().ok())
+    );
+    {
+        let created = stand_in.created.lock().unwrap();
+        assert_eq!(created.len(), 1, "one key, one PaymentIntent");
+        for part in [
+            "amount=5300",
+            "currency=usd",
+            "confirm=true",
+            "off_session=true",
+            "metadata%5Bidempotency_key%5D=key-visa-1",
+        ] {
+            assert!(created[0].contains(part), "{part}: {}", created[0]);
+        }
+    }
+    assert_eq!(
+        stripe
+            .charge(&charge(
+                "key-poor-1",
+                "pm_card_chargeDeclinedInsufficientFunds"
+            ))
+            .await,
+        Ok(Outcome::Failed {
+            code: "insufficient_funds".into(),
+            retryable: true
+        })
+    );
+    assert!(matches!(
+        stripe
+            .charge(&charge("key-broken-1", "pm_card_error"))
+            .await,
+        Err(GatewayError::Unavailable(_))
+    ));
+    let wrong_key = Stripe::new(&stand_in.base, "sk_test_wrong").unwrap();
+    assert!(matches!(
+        wrong_key
+            .charge(&charge("key-visa-2", "pm_card_visa"))
+            .await,
+        Ok(Outcome::Failed {
+            retryable: false,
+            ..
+        })
+    ));
+
+    // paying an invoice through it
+    let invoice = an_invoice(&s).await;
+    let method =
+        d.db.run(async |tx| {
+            tx.insert_method(d.account, "card", "stripe", "pm_card_visa", Some("4242"))
+                .await
+        })
+        .await
+        .unwrap();
+    let cy = principal(d, cy_id(d).await);
+    let p = payments::pay(
+        &d.db,
+        &stripe,
+        &cy,
+        &Pay {
+            invoices: vec![invoice],
+            amount_cents: None,
+            method,
+            key: "stripe-pay-0001".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(p.status, "succeeded");
+    assert_eq!(invoice_status(d, &s.cy, invoice).await.0, "paid");
+}
+
+async fn webhooks_are_taken_signed_fresh_and_once(t: TestDb) {
+    use portal::billing::payments::{self, Pay};
+    use portal::billing::stripe::{Stripe, sign};
+    let s = billing(t).await;
+    let d = &s.d;
+    let keys = portal::secrets::Keyring::new(Some(crate::harness::TEST_SECRET_KEY), &[]).unwrap();
+    d.db.run(async |tx| tx.put_secret(&keys, "stripe.webhook", b"whsec_test").await)
+        .await
+        .unwrap();
+    let invoice = an_invoice(&s).await;
+    // Stripe is down when the payment is made: its fate is unknown
+    let stripe = Stripe::new("http://127.0.0.1:9", "sk_test_printyx").unwrap();
+    let method =
+        d.db.run(async |tx| {
+            tx.insert_method(d.account, "card", "stripe", "pm_card_visa", Some("4242"))
+                .await
+        })
+        .await
+        .unwrap();
+    let cy = principal(d, cy_id(d).await);
+    let p = payments::pay(
+        &d.db,
+        &stripe,
+        &cy,
+        &Pay {
+            invoices: vec![invoice],
+            amount_cents: None,
+            method,
+            key: "hooked-000001".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(p.status, "processing");
+
+    let event = |id: &str, kind: &str, status: &str| {
+        json!({"id": id, "object": "event", "type": kind, "data": {"object": {
+            "id": "pi_hooked", "object": "payment_intent", "status": status,
+            "metadata": {"idempotency_key": "hooked-000001"},
+            "last_payment_error": if status == "succeeded" { Value::Null } else { json!({"code": "R01"}) }}}})
+        .to_string()
+    };
+    let now = d.app.t.clock.now_ms() / 1000;
+    let post = |body: String, signature: String, tenant: &'static str| async move {
+        let r = reqwest::Client::new()
+            .post(format!(
+                "{}/api/v1/webhooks/stripe?tenant={tenant}",
+                d.app.base
+            ))
+            .header("stripe-signature", signature)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    let ok = event("evt_1", "payment_intent.succeeded", "succeeded");
+    // forged, stale, unsigned, another dealer: refused, nothing changes
+    assert_eq!(
+        post(ok.clone(), sign(b"whsec_other", ok.as_bytes(), now), "acme")
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        post(
+            ok.clone(),
+            sign(b"whsec_test", ok.as_bytes(), now - 301),
+            "acme"
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(post(ok.clone(), String::new(), "acme").await.0, 403);
+    assert_eq!(
+        post(
+            ok.clone(),
+            sign(b"whsec_test", ok.as_bytes(), now),
+            "nobody"
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        d.db.read(async |tx| tx.payment(p.id).await)
+            .await
+            .unwrap()
+            .status,
+        "processing"
+    );
+    // the real one, then its replay
+    let (status, answer) = post(ok.clone(), sign(b"whsec_test", ok.as_bytes(), now), "acme").await;
+    assert_eq!((status, answer["handled"].as_bool()), (200, Some(true)));
+    assert_eq!(invoice_status(d, &s.cy, invoice).await.0, "paid");
+    let (status, answer) = post(ok.clone(), sign(b"whsec_test", ok.as_bytes(), now), "acme").await;
+    assert_eq!(
+        (status, answer["handled"].as_bool()),
+        (200, Some(false)),
+        "a replay changes nothing"
+    );
+    // days later the bank returns the debit
+    let back = event(
+        "evt_2",
+        "payment_intent.payment_failed",
+        "requires_payment_method",
+    );
+    let (status, answer) = post(
+        back.clone(),
+        sign(b"whsec_test", back.as_bytes(), now),
+        "acme",
+    )
+    .await;
+    assert_eq!((status, answer["handled"].as_bool()), (200, Some(true)));
+    assert_eq!(
+        invoice_status(d, &s.cy, invoice).await,
+        ("issued".into(), 0)
+    );
+    assert_eq!(
+        d.db.read(async |tx| tx.payment(p.id).await)
+            .await
+            .unwrap()
+            .status,
+        "pending",
+        "R01: presented again"
+    );
+    assert_eq!(
+        count(&d.app.t, "SELECT COUNT(*) FROM gateway_events").await,
+        2
+    );
+}
+
 backends!(
+    the_stripe_adapter_charges_once_per_key_and_reads_its_answers,
+    webhooks_are_taken_signed_fresh_and_once,
     a_payment_sent_twice_at_once_charges_once,
     no_answer_is_asked_about_and_never_charged_twice,
     a_crash_before_the_answer_is_reconciled_then_retried,
