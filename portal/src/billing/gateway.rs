@@ -89,7 +89,7 @@ impl Sandbox {
             .find(|(n, _)| *n == digits)
             .map(|(_, b)| *b)
             .ok_or("the sandbox takes its test card numbers only")?;
-        Ok(self.token(behaviour, &digits[digits.len() - 4..]))
+        Ok(self.token("card", behaviour, &digits[digits.len() - 4..]))
     }
 
     pub fn tokenize_account(&self, routing: &str, account: &str) -> Result<String, &'static str> {
@@ -102,33 +102,40 @@ impl Sandbox {
             .map(|(_, b)| *b)
             .ok_or("the sandbox takes its test account numbers only")?;
         let account = account.trim();
-        Ok(self.token(behaviour, &account[account.len() - 4..]))
+        Ok(self.token("ach", behaviour, &account[account.len() - 4..]))
     }
 
-    /// `tok_sandbox_<behaviour>_<last 4 digits>_<n>`
-    fn token(&self, behaviour: &str, last4: &str) -> String {
+    /// `tok_sandbox_<card|ach>_<behaviour>_<last 4 digits>_<n>`
+    fn token(&self, kind: &str, behaviour: &str, last4: &str) -> String {
         let mut n = self
             .issued
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         *n += 1;
-        format!("tok_sandbox_{behaviour}_{last4}_{n}")
+        format!("tok_sandbox_{kind}_{behaviour}_{last4}_{n}")
     }
 
-    fn parts(token: &str) -> Option<(&str, &str)> {
-        let mut it = token.strip_prefix("tok_sandbox_")?.rsplitn(3, '_');
+    /// (kind, behaviour, last 4 digits)
+    fn parts(token: &str) -> Option<(&str, &str, &str)> {
+        let (kind, rest) = token.strip_prefix("tok_sandbox_")?.split_once('_')?;
+        let mut it = rest.rsplitn(3, '_');
         let _n = it.next()?;
         let last4 = it.next()?;
-        Some((it.next()?, last4))
+        Some((kind, it.next()?, last4))
     }
 
     fn behaviour(token: &str) -> &str {
-        Self::parts(token).map_or("declined", |(b, _)| b)
+        Self::parts(token).map_or("declined", |(_, b, _)| b)
     }
 
     /// The last four digits a token stands for (shown to the customer: "card ending 4242").
     pub fn last4(token: &str) -> Option<&str> {
-        Self::parts(token).map(|(_, l)| l)
+        Self::parts(token).map(|(_, _, l)| l)
+    }
+
+    /// `card` or `ach`: what a token stands for.
+    pub fn kind(token: &str) -> Option<&str> {
+        Self::parts(token).map(|(k, _, _)| k)
     }
 
     /// How many charges the sandbox made with this token (tests count double charges).

@@ -340,3 +340,64 @@ pub async fn stripe_webhook(
         .await?;
     Ok(Json(WebhookAnswer { handled }))
 }
+
+#[derive(askama::Template)]
+#[template(path = "sandbox_card.html")]
+struct SandboxPage {
+    return_to: String,
+    error: String,
+}
+
+/// The sandbox processor's hosted page: where a card or bank account number is typed. It
+/// sends back only a token, to a path on this site.
+pub async fn sandbox_page(Query(q): Query<std::collections::BTreeMap<String, String>>) -> Response {
+    crate::web::ok(&SandboxPage {
+        return_to: crate::web::safe_next(q.get("return_to").map(String::as_str)),
+        error: String::new(),
+    })
+}
+
+pub async fn sandbox_submit(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Ok(form) = crate::http::form::Form::of_request(&headers, &body) else {
+        return crate::web::error_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Send the form on this page.",
+        );
+    };
+    let field = |n: &str| {
+        form.optional(n)
+            .ok()
+            .flatten()
+            .unwrap_or("")
+            .trim()
+            .to_owned()
+    };
+    let return_to = crate::web::safe_next(Some(&field("return_to")));
+    let token = if field("number").is_empty() {
+        state
+            .gateway
+            .tokenize_account(&field("routing"), &field("account"))
+    } else {
+        state.gateway.tokenize_card(&field("number"))
+    };
+    match token {
+        Ok(t) => crate::web::see_other(
+            &format!(
+                "{return_to}{}token={t}",
+                if return_to.contains('?') { '&' } else { '?' }
+            ),
+            None,
+        ),
+        Err(m) => crate::web::render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &SandboxPage {
+                return_to,
+                error: m.into(),
+            },
+        ),
+    }
+}

@@ -4,10 +4,12 @@
 //! contract's rates per counter. Invoices from readings, payments and receipts build on it.
 
 pub mod arithmetic;
+pub mod documents;
 pub mod gateway;
 pub mod http;
 pub mod invoices;
 pub mod pages;
 pub mod payments;
+pub mod pdf;
 pub mod store;
 pub mod stripe;

@@ -377,6 +377,38 @@ pub fn route_table(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
         Public,
         billing::http::sandbox_token,
     )
+    .get("/sandbox-gateway/card", Public, billing::http::sandbox_page)
+    .post(
+        "/sandbox-gateway/card",
+        Public,
+        billing::http::sandbox_submit,
+    )
+    .get(
+        "/invoices/{invoice}/pdf",
+        p(InvoicesRead),
+        billing::pages::pdf,
+    )
+    .post(
+        "/invoices/{invoice}/pay",
+        p(PaymentsMake),
+        billing::pages::pay,
+    )
+    .get("/payments", p(InvoicesRead), billing::pages::payments)
+    .get(
+        "/payments/{payment}/receipt",
+        p(InvoicesRead),
+        billing::pages::receipt,
+    )
+    .get(
+        "/payment-methods/new",
+        p(PaymentsMake),
+        billing::pages::new_method,
+    )
+    .post(
+        "/payment-methods",
+        p(PaymentsMake),
+        billing::pages::add_method,
+    )
     .post(
         "/api/v1/webhooks/stripe",
         Public,

@@ -87,6 +87,15 @@ const WORDS: &[(&str, &str)] = &[
     ("cyan", n_("Cyan")),
     ("magenta", n_("Magenta")),
     ("yellow", n_("Yellow")),
+    // payments
+    ("card", n_("Card")),
+    ("ach", n_("Bank account")),
+    ("wire", n_("Wire transfer")),
+    ("processing", n_("Processing")),
+    ("pending", n_("Retry scheduled")),
+    ("succeeded", n_("Received")),
+    ("failed", n_("Failed")),
+    ("returned", n_("Returned by the bank")),
     // invoices
     ("issued", n_("Issued")),
     ("partially_paid", n_("Partly paid")),

@@ -80,6 +80,7 @@ const NAV: &[(Permission, &str, &str)] = &[
     ),
     (Permission::OrdersRead, "/orders", i18n::n_("Orders")),
     (Permission::InvoicesRead, "/invoices", i18n::n_("Invoices")),
+    (Permission::InvoicesRead, "/payments", i18n::n_("Payments")),
     (
         Permission::CatalogueManage,
         "/admin/catalogue",
@@ -257,6 +258,15 @@ const NOTICES: &[(&str, &str)] = &[
         "catalogue-imported",
         i18n::n_("The catalogue was imported."),
     ),
+    (
+        "payment-made",
+        i18n::n_("Thank you: the payment was received."),
+    ),
+    (
+        "payment-not-made",
+        i18n::n_("The payment did not go through; see its status below."),
+    ),
+    ("method-added", i18n::n_("The payment method was added.")),
     (
         "request-sent",
         i18n::n_("Your request was sent. You will be told at each step."),

@@ -1151,7 +1151,189 @@ async fn webhooks_are_taken_signed_fresh_and_once(t: TestDb) {
     );
 }
 
+async fn a_customer_pays_from_the_invoice_page_with_a_card_typed_at_the_processor(t: TestDb) {
+    let s = billing(t).await;
+    let d = &s.d;
+    let invoice = an_invoice(&s).await;
+    d.db.run(async |tx| {
+        tx.set_setting(
+            "billing.wire_instructions",
+            "Bank of Springfield\nIBAN XX00 1234",
+        )
+        .await
+    })
+    .await
+    .unwrap();
+    let mut cy = Browser::new(&d.app.base);
+    cy.sign_in("acme", "cy@acme.test", PASSWORD).await;
+    let page = cy.get(&format!("/invoices/{invoice}")).await;
+    assert!(
+        page.contains("Open: 53.00 USD") && page.contains("IBAN XX00 1234"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.contains("/payment-methods/new"),
+        "no method yet: {}",
+        page.body
+    );
+    let pdf = cy.get(&format!("/invoices/{invoice}/pdf")).await;
+    assert!(
+        pdf.body.starts_with("%PDF-1.4")
+            && pdf.body.contains("Invoice")
+            && pdf.body.contains("IBAN XX00 1234")
+    );
+
+    // the number goes to the processor's page, which answers with a token only
+    let hosted = cy
+        .get("/sandbox-gateway/card?return_to=/payment-methods/new")
+        .await;
+    assert_eq!(hosted.status, 200);
+    let bad = cy
+        .post(
+            "/sandbox-gateway/card",
+            &[
+                ("return_to", "/payment-methods/new"),
+                ("number", "4111 1111 1111 1111"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    let back = cy
+        .post(
+            "/sandbox-gateway/card",
+            &[
+                ("return_to", "https://evil.example/"),
+                ("number", "4242 4242 4242 4242"),
+            ],
+        )
+        .await;
+    assert_eq!(back.status, 303);
+    let to = back.location.clone().unwrap();
+    assert!(
+        to.starts_with("/?token=tok_sandbox_card_success_4242_"),
+        "never elsewhere: {to}"
+    );
+    let back = cy
+        .post(
+            "/sandbox-gateway/card",
+            &[
+                ("return_to", "/payment-methods/new"),
+                ("number", "4242 4242 4242 4242"),
+            ],
+        )
+        .await;
+    let confirm = cy.get(back.location.as_deref().unwrap()).await;
+    assert!(confirm.contains("ending 4242"), "{}", confirm.body);
+    let csrf = confirm.csrf();
+    let token = confirm.input_value("token").unwrap();
+    let added = cy
+        .post("/payment-methods", &[("csrf", &csrf), ("token", &token)])
+        .await;
+    assert_eq!(added.status, 303, "{}", added.body);
+    assert_eq!(
+        count(
+            &d.app.t,
+            "SELECT COUNT(*) FROM payment_methods WHERE last4 = '4242'"
+        )
+        .await,
+        1
+    );
+
+    // pay part, then the rest; the same form sent twice pays once
+    let page = cy.get(&format!("/invoices/{invoice}")).await;
+    let (csrf, key, method) = (
+        page.csrf(),
+        page.input_value("key").unwrap(),
+        page.input_value("method").unwrap_or_default(),
+    );
+    let method = if method.is_empty() {
+        count(
+            &d.app.t,
+            "SELECT id FROM payment_methods WHERE last4 = '4242'",
+        )
+        .await
+        .to_string()
+    } else {
+        method
+    };
+    let part = cy
+        .post(
+            &format!("/invoices/{invoice}/pay"),
+            &[
+                ("csrf", &csrf),
+                ("key", &key),
+                ("method", &method),
+                ("amount", "10.00"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (part.status, part.location.as_deref()),
+        (303, Some("/payments?notice=payment-made"))
+    );
+    let again = cy
+        .post(
+            &format!("/invoices/{invoice}/pay"),
+            &[
+                ("csrf", &csrf),
+                ("key", &key),
+                ("method", &method),
+                ("amount", "10.00"),
+            ],
+        )
+        .await;
+    assert_eq!(again.status, 303);
+    assert_eq!(
+        invoice_status(d, &s.cy, invoice).await,
+        ("partially_paid".into(), 1_000)
+    );
+    let page = cy.get(&format!("/invoices/{invoice}")).await;
+    assert!(page.contains("Open: 43.00 USD"), "{}", page.body);
+    let key = page.input_value("key").unwrap();
+    let rest = cy
+        .post(
+            &format!("/invoices/{invoice}/pay"),
+            &[("csrf", &csrf), ("key", &key), ("method", &method)],
+        )
+        .await;
+    assert_eq!(rest.status, 303);
+    assert_eq!(
+        invoice_status(d, &s.cy, invoice).await,
+        ("paid".into(), 5_300)
+    );
+    let history = cy.get("/payments?notice=payment-made").await;
+    assert!(
+        history.contains("Thank you: the payment was received.") && history.contains("43.00 USD"),
+        "{}",
+        history.body
+    );
+    let receipt_id = count(&d.app.t, "SELECT MAX(id) FROM payments").await;
+    let receipt = cy.get(&format!("/payments/{receipt_id}/receipt")).await;
+    assert!(
+        receipt.body.starts_with("%PDF-1.4")
+            && receipt.body.contains("Receipt")
+            && receipt.body.contains("ending 4242"),
+        "{}",
+        receipt.body
+    );
+    // another account's customer gets no receipt of it
+    let mut bo = Browser::new(&d.app.base);
+    bo.sign_in("acme", "bo@bravo.test", PASSWORD).await;
+    assert_eq!(
+        bo.get(&format!("/payments/{receipt_id}/receipt"))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        bo.get(&format!("/invoices/{invoice}/pdf")).await.status,
+        404
+    );
+}
+
 backends!(
+    a_customer_pays_from_the_invoice_page_with_a_card_typed_at_the_processor,
     the_stripe_adapter_charges_once_per_key_and_reads_its_answers,
     webhooks_are_taken_signed_fresh_and_once,
     a_payment_sent_twice_at_once_charges_once,

@@ -27,7 +27,9 @@ const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/api/v1/password-reset/confirm"), // the reset token is the credential
     ("GET", "/api/v1/openapi.json"),            // the API's description, no data
     ("POST", "/api/v1/webhooks/stripe"),        // the signature is the credential
-    ("POST", "/sandbox-gateway/tokens"), // the sandbox processor's tokenisation: test numbers in, tokens out
+    ("POST", "/sandbox-gateway/tokens"),
+    ("GET", "/sandbox-gateway/card"), // the sandbox processor's hosted page
+    ("POST", "/sandbox-gateway/card"), // test numbers in, a token out // the sandbox processor's tokenisation: test numbers in, tokens out
 ];
 /// The forms shown before sign-in (their posts need the pre-session CSRF token).
 const PUBLIC_FORMS: &[&str] = &[
@@ -490,8 +492,18 @@ async fn another_accounts_objects_are_not_found(t: TestDb) {
         ),
     )
     .await;
+    let bos_payment = count(
+        &d.app.t,
+        &format!(
+            "INSERT INTO payments (tenant_id, account_id, amount_cents, currency, status, created_at) \
+             VALUES ({t_id}, {}, 100, 'USD', 'succeeded', 0) RETURNING id",
+            d.other_account.0
+        ),
+    )
+    .await;
     let id_for = |param: &str| -> i64 {
         match param {
+            "payment" => bos_payment,
             "order" => bos_order,
             "contract" => bos_contract,
             "invoice" => bos_invoice,
