@@ -401,3 +401,49 @@ pub async fn sandbox_submit(
         ),
     }
 }
+
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WireBody {
+    invoices: Vec<i64>,
+    amount_cents: i64,
+    /// The bank statement's reference.
+    reference: String,
+}
+
+/// A wire transfer found on the bank statement, recorded by billing staff.
+pub async fn record_wire(
+    State(state): State<AppState>,
+    p: Principal,
+    body: Bytes,
+) -> Result<(StatusCode, Json<super::store::PaymentView>), ApiError> {
+    let b: WireBody = json_body(&body)?;
+    let v = super::payments::record_wire(
+        &state.db.tenant(p.tenant),
+        &p,
+        &b.invoices,
+        b.amount_cents,
+        &b.reference,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AutopayBody {
+    enabled: bool,
+    /// The card or bank account to use (the account's default from now on).
+    method: Option<i64>,
+}
+
+/// Pays new invoices automatically, or stops doing so.
+pub async fn autopay(
+    State(state): State<AppState>,
+    p: Principal,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let b: AutopayBody = json_body(&body)?;
+    super::payments::set_autopay(&state.db.tenant(p.tenant), &p, b.enabled, b.method).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -296,12 +296,22 @@ async fn tell(
     let to = tx
         .account_users_holding(AccountId(p.account_id), Permission::InvoicesRead)
         .await?;
+    let received = event == "payment.succeeded";
     tx.notify(&crate::notifications::Note {
         event,
         subject: Some(p.id),
         title,
-        body: String::new(),
-        link: Some("/invoices".into()),
+        // the receipt goes by e-mail with the notification (a link to its PDF)
+        body: if received {
+            "Your receipt is ready.".into()
+        } else {
+            String::new()
+        },
+        link: Some(if received {
+            format!("/payments/{}/receipt", p.id)
+        } else {
+            "/payments".into()
+        }),
         recipients: &to,
     })
     .await?;
@@ -453,6 +463,9 @@ pub async fn run<G: PaymentGateway>(db: crate::db::Db, g: G) {
                 if let Err(e) = reconcile(&tdb, &g).await {
                     tracing::warn!(tenant = t.id.0, error = %e, "payments not reconciled; trying again");
                 }
+                if let Err(e) = autopay(&tdb, &g).await {
+                    tracing::warn!(tenant = t.id.0, error = %e, "autopay not made; trying again");
+                }
                 if let Err(e) = retry_due(&tdb, &g).await {
                     tracing::warn!(tenant = t.id.0, error = %e, "payment retries not made; trying again");
                 }
@@ -477,6 +490,177 @@ pub async fn event(tx: &mut TenantTx, key: &str, outcome: Outcome) -> Result<boo
         _ => {}
     }
     Ok(true)
+}
+
+/// Pays the open invoices of accounts that pay automatically, once each (the key names the
+/// invoice: a second run finds the first attempt).
+pub async fn autopay<G: PaymentGateway>(db: &TenantDb, g: &G) -> Result<usize, DbError> {
+    let due = db.read(async |tx| tx.autopay_due().await).await?;
+    let mut paid = 0;
+    for (invoice, method) in due {
+        let started = db
+            .run(async |tx| {
+                let i = tx.invoice(invoice).await?;
+                let amount = i.total_cents - i.amount_paid_cents;
+                let key = format!("autopay-invoice-{invoice}");
+                if amount <= 0 || tx.payment_by_key(&key).await?.is_some() {
+                    return Ok(None);
+                }
+                let payment = tx.insert_payment(AccountId(i.account_id), method, amount, &i.currency, None).await?;
+                tx.allocate(payment, invoice, amount).await?;
+                let id = tx.insert_attempt(payment, 1, &key).await?;
+                let charge = tx.charge_of(payment, &key).await?;
+                tx.audit(
+                    &Actor::system(),
+                    "payment.started",
+                    ("payment", Some(payment.to_string())),
+                    Some(AccountId(i.account_id)),
+                    serde_json::json!({ "amount_cents": amount, "invoices": [i.number], "autopay": true }),
+                )
+                .await?;
+                Ok(Some(Attempt { payment, id, number: 1, charge }))
+            })
+            .await?;
+        let Some(attempt) = started else { continue };
+        let outcome = g.charge(&attempt.charge).await;
+        db.run(async |tx| settle(tx, &Actor::system(), &attempt, outcome.clone()).await)
+            .await?;
+        paid += 1;
+    }
+    Ok(paid)
+}
+
+/// A wire transfer billing staff found on the bank statement, recorded against invoices of
+/// one account (oldest first); its reference is kept.
+pub async fn record_wire(
+    db: &TenantDb,
+    p: &Principal,
+    invoices: &[i64],
+    amount: i64,
+    reference: &str,
+) -> Result<PaymentView, ApiError> {
+    p.require(Permission::PaymentsManage)?;
+    let reference = crate::tenants::parse_name("reference", reference)?;
+    let mut tx = db.begin().await?;
+    let mut open = Vec::new();
+    for id in invoices {
+        open.push(tx.invoice(*id).await?);
+    }
+    open.sort_by_key(|i| (i.due_at, i.id));
+    let Some(first) = open.first() else {
+        return Err(ApiError::Invalid(
+            "name the invoices the transfer pays".into(),
+        ));
+    };
+    let (account, currency) = (first.account_id, first.currency.clone());
+    if open.iter().any(|i| {
+        i.account_id != account
+            || i.currency != currency
+            || !matches!(i.status.as_str(), "issued" | "partially_paid")
+    }) {
+        return Err(ApiError::Invalid(
+            "a transfer pays open invoices of one account in one currency".into(),
+        ));
+    }
+    let outstanding: i64 = open
+        .iter()
+        .map(|i| i.total_cents - i.amount_paid_cents)
+        .sum();
+    if amount <= 0 || amount > outstanding {
+        return Err(ApiError::Invalid(format!(
+            "record between 0.01 and {}.{:02} {currency}",
+            outstanding / 100,
+            outstanding % 100
+        )));
+    }
+    let payment = tx
+        .insert_wire(AccountId(account), amount, &currency, &reference, p.user)
+        .await?;
+    let mut left = amount;
+    for i in &open {
+        let part = left.min(i.total_cents - i.amount_paid_cents);
+        if part > 0 {
+            tx.allocate(payment, i.id, part).await?;
+            left -= part;
+        }
+    }
+    tx.apply_allocations(payment, 1).await?;
+    let view = tx.payment(payment).await?;
+    tell(
+        &mut tx,
+        &view,
+        "payment.succeeded",
+        format!("Payment of {} received", money(&view)),
+    )
+    .await?;
+    tx.audit(
+        &p.actor(),
+        "payment.wire",
+        ("payment", Some(payment.to_string())),
+        Some(AccountId(account)),
+        serde_json::json!({ "amount_cents": amount, "reference": reference,
+            "invoices": open.iter().map(|i| i.number).collect::<Vec<_>>() }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// Turns automatic payment of new invoices on (with one of the account's methods) or off.
+pub async fn set_autopay(
+    db: &TenantDb,
+    p: &Principal,
+    enabled: bool,
+    method: Option<i64>,
+) -> Result<(), ApiError> {
+    p.require(Permission::PaymentsMake)?;
+    let account = p
+        .account()
+        .ok_or_else(|| ApiError::Invalid("autopay belongs to a customer account".into()))?;
+    let mut tx = db.begin().await?;
+    if let Some(m) = method {
+        match tx.payment_method(m).await {
+            Ok(row)
+                if row.account_id == account.0
+                    && row.removed_at.is_none()
+                    && row.token.is_some() =>
+            {
+                tx.set_default_method(account, m).await?;
+            }
+            Ok(_) | Err(DbError::NotFound) => {
+                return Err(ApiError::Invalid(
+                    "choose one of the account's cards or bank accounts".into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    } else if enabled
+        && tx
+            .methods_of(account)
+            .await?
+            .iter()
+            .all(|m| m.kind == "wire")
+    {
+        return Err(ApiError::Invalid("add a card or bank account first".into()));
+    }
+    tx.update_account(
+        account,
+        &crate::accounts::AccountChanges {
+            autopay: Some(enabled),
+            ..Default::default()
+        },
+    )
+    .await?;
+    tx.audit(
+        &p.actor(),
+        "account.autopay",
+        ("account", Some(account.0.to_string())),
+        Some(account),
+        serde_json::json!({ "enabled": enabled, "method": method }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 #[cfg(test)]

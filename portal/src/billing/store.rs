@@ -1027,3 +1027,71 @@ impl TenantTx {
         )))
     }
 }
+
+impl TenantTx {
+    /// Open invoices of accounts that pay automatically, never tried yet, with the method to
+    /// use: the account's default one, or its only one. (invoice, method)
+    pub async fn autopay_due(&mut self) -> Result<Vec<(i64, i64)>, DbError> {
+        let t = self.t();
+        Ok(sqlx::query_as(
+            "SELECT i.id, (SELECT m.id FROM payment_methods m WHERE m.tenant_id = i.tenant_id \
+                 AND m.account_id = i.account_id AND m.removed_at IS NULL AND m.kind <> 'wire' \
+                 ORDER BY m.is_default DESC, m.id LIMIT 1) AS method \
+             FROM invoices i JOIN accounts a ON a.tenant_id = i.tenant_id AND a.id = i.account_id \
+             WHERE i.tenant_id = $1 AND a.autopay = 1 AND i.status = 'issued' \
+               AND NOT EXISTS (SELECT 1 FROM payment_allocations pa WHERE pa.tenant_id = i.tenant_id \
+                 AND pa.invoice_id = i.id) \
+               AND EXISTS (SELECT 1 FROM payment_methods m WHERE m.tenant_id = i.tenant_id \
+                 AND m.account_id = i.account_id AND m.removed_at IS NULL AND m.kind <> 'wire') \
+             ORDER BY i.id",
+        )
+        .bind(t)
+        .fetch_all(self.conn())
+        .await?)
+    }
+
+    /// Makes `method` the account's default (the one autopay uses).
+    pub async fn set_default_method(
+        &mut self,
+        account: AccountId,
+        method: i64,
+    ) -> Result<(), DbError> {
+        let t = self.t();
+        sqlx::query(
+            "UPDATE payment_methods SET is_default = CASE WHEN id = $3 THEN 1 ELSE 0 END \
+             WHERE tenant_id = $1 AND account_id = $2",
+        )
+        .bind(t)
+        .bind(account.0)
+        .bind(method)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// A wire transfer billing staff found on the bank statement: a settled payment with
+    /// its reference.
+    pub async fn insert_wire(
+        &mut self,
+        account: AccountId,
+        amount: i64,
+        currency: &str,
+        reference: &str,
+        by: crate::ids::UserId,
+    ) -> Result<i64, DbError> {
+        let (t, now) = (self.t(), self.now_ms());
+        Ok(sqlx::query_scalar(
+            "INSERT INTO payments (tenant_id, account_id, amount_cents, currency, status, reference, created_by, \
+               created_at, settled_at) VALUES ($1, $2, $3, $4, 'succeeded', $5, $6, $7, $7) RETURNING id",
+        )
+        .bind(t)
+        .bind(account.0)
+        .bind(amount)
+        .bind(currency)
+        .bind(reference)
+        .bind(by.0)
+        .bind(now)
+        .fetch_one(self.conn())
+        .await?)
+    }
+}

@@ -305,6 +305,20 @@ pub const DOCS: &[Doc] = &[
         &[Param::Text("tenant", "the dealer's short name")],
     ),
     doc(
+        "PUT",
+        "/api/v1/autopay",
+        "Pay new invoices automatically with one of the account's methods, or stop",
+        Json(one::<billing::http::AutopayBody>),
+        NoContent,
+    ),
+    doc(
+        "POST",
+        "/api/v1/payments/wire",
+        "Record a wire transfer found on the bank statement against open invoices (billing staff)",
+        Json(one::<billing::http::WireBody>),
+        Ok(201, one::<billing::store::PaymentView>),
+    ),
+    doc(
         "GET",
         "/api/v1/payment-methods",
         "The account's payment methods (processor tokens; never a number)",

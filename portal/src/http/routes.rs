@@ -426,6 +426,12 @@ pub fn route_table(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
     )
     .get("/api/v1/payments", p(InvoicesRead), billing::http::payments)
     .post("/api/v1/payments", p(PaymentsMake), billing::http::pay)
+    .put("/api/v1/autopay", p(PaymentsMake), billing::http::autopay)
+    .post(
+        "/api/v1/payments/wire",
+        p(PaymentsManage),
+        billing::http::record_wire,
+    )
     .get(
         "/api/v1/contracts/{contract}/invoice-preview",
         p(InvoicesManage),

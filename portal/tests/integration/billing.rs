@@ -1332,7 +1332,120 @@ async fn a_customer_pays_from_the_invoice_page_with_a_card_typed_at_the_processo
     );
 }
 
+async fn autopay_pays_new_invoices_once_and_billing_staff_record_wires(t: TestDb) {
+    let s = billing(t).await;
+    let d = &s.d;
+    let card = sandbox(d, json!({"number": "4242424242424242"})).await;
+    let method = add_method(d, &s.cy, "card", &card).await;
+    let (status, _) = api(
+        &d.app.base,
+        "PUT",
+        "/api/v1/autopay",
+        &s.cy,
+        Some(json!({"enabled": true, "method": 999_999})),
+    )
+    .await;
+    assert_eq!(status, 422, "not one of the account's methods");
+    let (status, _) = api(
+        &d.app.base,
+        "PUT",
+        "/api/v1/autopay",
+        &s.cy,
+        Some(json!({"enabled": true, "method": method})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let invoice = an_invoice(&s).await;
+    // the server's own sandbox is not reachable from here: autopay runs with a test one that
+    // knows the same token format
+    let g = portal::billing::gateway::Sandbox::default();
+    assert_eq!(
+        portal::billing::payments::autopay(&d.db, &g).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        portal::billing::payments::autopay(&d.db, &g).await.unwrap(),
+        0,
+        "once"
+    );
+    assert_eq!(invoice_status(d, &s.cy, invoice).await.0, "paid");
+    let (_, n) = api(&d.app.base, "GET", "/api/v1/notifications", &s.cy, None).await;
+    let receipt = n["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| {
+            n["title"]
+                .as_str()
+                .unwrap()
+                .starts_with("Payment of 53.00 USD")
+        })
+        .cloned()
+        .unwrap();
+    assert!(
+        receipt["link"].as_str().unwrap().ends_with("/receipt"),
+        "{receipt}"
+    );
+
+    // Bravo pays by wire; billing staff record it from the bank statement
+    d.db.run(async |tx| {
+        let mut new = NewContract::new(d.other_account, "C-2", "2026-01-01".parse().unwrap())?;
+        new.base_charge_cents = 10_000;
+        tx.create_contract(&new).await
+    })
+    .await
+    .unwrap();
+    let wired = issue_due(d, "2026-02-01").await;
+    assert_eq!(wired.len(), 1, "Bravo's base charge");
+    let body = json!({"invoices": [wired[0].id], "amount_cents": 10_000, "reference": "BANK-REF 2026/02/17"});
+    let (status, _) = api(
+        &d.app.base,
+        "POST",
+        "/api/v1/payments/wire",
+        &s.cy,
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(status, 403, "customers do not record transfers");
+    let (status, too_much) = api(
+        &d.app.base,
+        "POST",
+        "/api/v1/payments/wire",
+        &s.staff,
+        Some(json!({"invoices": [wired[0].id], "amount_cents": 10_001, "reference": "X"})),
+    )
+    .await;
+    assert_eq!(status, 422, "{too_much}");
+    let (status, p) = api(
+        &d.app.base,
+        "POST",
+        "/api/v1/payments/wire",
+        &s.staff,
+        Some(body),
+    )
+    .await;
+    assert_eq!(
+        (status, p["status"].as_str()),
+        (201, Some("succeeded")),
+        "{p}"
+    );
+    let bo_token = token(d, "bo@bravo.test", &[]).await;
+    assert_eq!(
+        invoice_status(d, &bo_token, wired[0].id).await,
+        ("paid".into(), 10_000)
+    );
+    assert_eq!(
+        count(
+            &d.app.t,
+            "SELECT COUNT(*) FROM payments WHERE reference = 'BANK-REF 2026/02/17'"
+        )
+        .await,
+        1
+    );
+}
+
 backends!(
+    autopay_pays_new_invoices_once_and_billing_staff_record_wires,
     a_customer_pays_from_the_invoice_page_with_a_card_typed_at_the_processor,
     the_stripe_adapter_charges_once_per_key_and_reads_its_answers,
     webhooks_are_taken_signed_fresh_and_once,
