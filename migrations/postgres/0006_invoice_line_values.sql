@@ -6,5 +6,5 @@ ALTER TABLE invoice_lines ADD COLUMN start_segment BIGINT;
 ALTER TABLE invoice_lines ADD COLUMN start_value BIGINT;
 ALTER TABLE invoice_lines ADD COLUMN end_segment BIGINT;
 ALTER TABLE invoice_lines ADD COLUMN end_value BIGINT;
-CREATE UNIQUE INDEX invoices_contract_period_idx ON invoices (tenant_id, contract_id, period_start)
-    WHERE contract_id IS NOT NULL;
+-- (NULLs are distinct: invoices without a contract are not limited by it)
+ALTER TABLE invoices ADD CONSTRAINT invoices_contract_period_key UNIQUE (tenant_id, contract_id, period_start);

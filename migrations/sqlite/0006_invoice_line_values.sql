@@ -6,5 +6,5 @@ ALTER TABLE invoice_lines ADD COLUMN start_segment INTEGER;
 ALTER TABLE invoice_lines ADD COLUMN start_value INTEGER;
 ALTER TABLE invoice_lines ADD COLUMN end_segment INTEGER;
 ALTER TABLE invoice_lines ADD COLUMN end_value INTEGER;
-CREATE UNIQUE INDEX invoices_contract_period_idx ON invoices (tenant_id, contract_id, period_start)
-    WHERE contract_id IS NOT NULL;
+-- (NULLs are distinct: invoices without a contract are not limited by it)
+CREATE UNIQUE INDEX invoices_contract_period_key ON invoices (tenant_id, contract_id, period_start);

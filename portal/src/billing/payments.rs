@@ -107,6 +107,23 @@ async fn start(db: &TenantDb, p: &Principal, req: &Pay, key: &str) -> Result<Sta
     if let Some(v) = existing(db, p, key).await? {
         return Ok(Started::Again(v));
     }
+    match start_new(db, p, req, key).await {
+        // the same request, finished by another submission since the check above, leaves
+        // nothing to pay: it is that payment
+        Err(ApiError::Invalid(m)) => match existing(db, p, key).await? {
+            Some(v) => Ok(Started::Again(v)),
+            None => Err(ApiError::Invalid(m)),
+        },
+        other => other,
+    }
+}
+
+async fn start_new(
+    db: &TenantDb,
+    p: &Principal,
+    req: &Pay,
+    key: &str,
+) -> Result<Started, ApiError> {
     if req.invoices.is_empty() {
         return Err(ApiError::Invalid("choose at least one invoice".into()));
     }

@@ -290,6 +290,20 @@ pub(crate) async fn place(
 }
 
 pub async fn checkout(db: &TenantDb, p: &Principal, c: &Checkout) -> Result<Done, ApiError> {
+    match checkout_once(db, p, c).await {
+        // the same checkout, finished by another submission meanwhile (its cart now empty)
+        Err(ApiError::Invalid(m)) => match db
+            .read(async |tx| tx.order_by_key(c.key.trim()).await)
+            .await?
+        {
+            Some(o) => again(p, o),
+            None => Err(ApiError::Invalid(m)),
+        },
+        other => other,
+    }
+}
+
+async fn checkout_once(db: &TenantDb, p: &Principal, c: &Checkout) -> Result<Done, ApiError> {
     p.require(Permission::OrdersCreate)?;
     let key = check_key(&c.key)?;
     let po = c

@@ -155,7 +155,10 @@ async fn read_sqlite(c: &mut AnyConnection) -> Schema {
     }
     for r in strings(
         c,
-        "SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL",
+        // a unique index is how SQLite adds a unique key to an existing table (PostgreSQL: a
+        // constraint); it is read with the keys above, not as an index
+        "SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL \
+           AND sql NOT LIKE 'CREATE UNIQUE INDEX%'",
         None,
     )
     .await
