@@ -59,8 +59,31 @@ pub struct Config {
     pub previous_secret_keys: Vec<String>,
     /// The outgoing mail relay (`[smtp]`); without one, e-mails stay queued.
     pub smtp: Option<crate::mailer::SmtpConfig>,
+    /// Stripe as the payment processor (`[stripe]`); without it, the built-in sandbox.
+    pub stripe: Option<StripeConfig>,
     /// Reverse proxies whose `X-Forwarded-For` names the client (their own addresses).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+/// Stripe's API: the secret key (`sk_live_…`/`sk_test_…`) and where the API is.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StripeConfig {
+    pub secret_key: String,
+    #[serde(default = "stripe_api")]
+    pub api_base: String,
+}
+
+fn stripe_api() -> String {
+    "https://api.stripe.com".into()
+}
+
+// The key never reaches a log line.
+impl std::fmt::Debug for StripeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StripeConfig")
+            .field("api_base", &self.api_base)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +120,7 @@ impl Default for Config {
             secret_key: None,
             previous_secret_keys: Vec::new(),
             smtp: None,
+            stripe: None,
             trusted_proxies: Vec::new(),
         }
     }
@@ -121,6 +145,7 @@ impl std::fmt::Debug for Config {
                     .collect::<Vec<_>>(),
             )
             .field("smtp", &self.smtp)
+            .field("stripe", &self.stripe.as_ref().map(|s| s.api_base.as_str()))
             .field("secret_key", &self.secret_key.as_ref().map(|_| "(set)"))
             .field(
                 "imap_sources",

@@ -158,10 +158,11 @@ pub async fn sandbox_token(
     State(state): State<AppState>,
     body: Bytes,
 ) -> Result<Json<SandboxToken>, ApiError> {
+    let sandbox = state.gateway.sandbox().ok_or(ApiError::NotFound)?;
     let b: SandboxCard = json_body(&body)?;
     let (token, kind) = match (&b.number, &b.routing, &b.account) {
-        (Some(n), None, None) => (state.gateway.tokenize_card(n), "card"),
-        (None, Some(r), Some(a)) => (state.gateway.tokenize_account(r, a), "ach"),
+        (Some(n), None, None) => (sandbox.tokenize_card(n), "card"),
+        (None, Some(r), Some(a)) => (sandbox.tokenize_account(r, a), "ach"),
         _ => {
             return Err(ApiError::Invalid(
                 "send a card number, or a routing and an account number".into(),
@@ -212,7 +213,7 @@ pub async fn add_method(
         &state.db.tenant(p.tenant),
         &p,
         &b.kind,
-        "sandbox",
+        super::gateway::PaymentGateway::name(&state.gateway),
         &b.token,
         last4.as_deref(),
     )
@@ -350,7 +351,13 @@ struct SandboxPage {
 
 /// The sandbox processor's hosted page: where a card or bank account number is typed. It
 /// sends back only a token, to a path on this site.
-pub async fn sandbox_page(Query(q): Query<std::collections::BTreeMap<String, String>>) -> Response {
+pub async fn sandbox_page(
+    State(state): State<AppState>,
+    Query(q): Query<std::collections::BTreeMap<String, String>>,
+) -> Response {
+    if state.gateway.sandbox().is_none() {
+        return crate::web::error_page(StatusCode::NOT_FOUND, "There is no such page.");
+    }
     crate::web::ok(&SandboxPage {
         return_to: crate::web::safe_next(q.get("return_to").map(String::as_str)),
         error: String::new(),
@@ -362,6 +369,9 @@ pub async fn sandbox_submit(
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
+    let Some(sandbox) = state.gateway.sandbox() else {
+        return crate::web::error_page(StatusCode::NOT_FOUND, "There is no such page.");
+    };
     let Ok(form) = crate::http::form::Form::of_request(&headers, &body) else {
         return crate::web::error_page(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -378,11 +388,9 @@ pub async fn sandbox_submit(
     };
     let return_to = crate::web::safe_next(Some(&field("return_to")));
     let token = if field("number").is_empty() {
-        state
-            .gateway
-            .tokenize_account(&field("routing"), &field("account"))
+        sandbox.tokenize_account(&field("routing"), &field("account"))
     } else {
-        state.gateway.tokenize_card(&field("number"))
+        sandbox.tokenize_card(&field("number"))
     };
     match token {
         Ok(t) => crate::web::see_other(

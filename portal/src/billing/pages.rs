@@ -449,7 +449,7 @@ pub async fn add_method(
         &state.db.tenant(p.tenant),
         p,
         kind,
-        "sandbox",
+        super::gateway::PaymentGateway::name(&state.gateway),
         &token,
         last4.as_deref(),
     )

@@ -47,8 +47,8 @@ pub struct AppState {
     pub mail_queued: Arc<Notify>,
     /// Wakes the open notification streams of users who were just notified.
     pub notified: crate::notifications::Wake,
-    /// The payment processor: the built-in sandbox (deterministic test numbers).
-    pub gateway: crate::billing::gateway::Sandbox,
+    /// The payment processor: Stripe when configured, else the built-in sandbox.
+    pub gateway: crate::billing::gateway::Processor,
 }
 
 impl AppState {
@@ -66,6 +66,7 @@ impl AppState {
             config.secret_key.as_deref(),
             &config.previous_secret_keys,
         )?);
+        let gateway = crate::billing::gateway::Processor::from_config(config.stripe.as_ref());
         Ok(AppState {
             db,
             config,
@@ -74,7 +75,7 @@ impl AppState {
             keys,
             mail_queued: Arc::new(Notify::new()),
             notified: crate::notifications::Wake::default(),
-            gateway: crate::billing::gateway::Sandbox::default(),
+            gateway,
         })
     }
 

@@ -924,7 +924,7 @@ async fn the_stripe_adapter_charges_once_per_key_and_reads_its_answers(t: TestDb
     let s = billing(t).await;
     let d = &s.d;
     let stand_in = stripe_stand_in().await;
-    let stripe = Stripe::new(&stand_in.base, "sk_test_printyx").unwrap();
+    let stripe = Stripe::new(&stand_in.base, "sk_test_printyx");
     let charge = |key: &str, pm: &str| Charge {
         idempotency_key: key.into(),
         token: pm.into(),
@@ -978,7 +978,7 @@ async fn the_stripe_adapter_charges_once_per_key_and_reads_its_answers(t: TestDb
             .await,
         Err(GatewayError::Unavailable(_))
     ));
-    let wrong_key = Stripe::new(&stand_in.base, "sk_test_wrong").unwrap();
+    let wrong_key = Stripe::new(&stand_in.base, "sk_test_wrong");
     assert!(matches!(
         wrong_key
             .charge(&charge("key-visa-2", "pm_card_visa"))
@@ -1027,7 +1027,7 @@ async fn webhooks_are_taken_signed_fresh_and_once(t: TestDb) {
         .unwrap();
     let invoice = an_invoice(&s).await;
     // Stripe is down when the payment is made: its fate is unknown
-    let stripe = Stripe::new("http://127.0.0.1:9", "sk_test_printyx").unwrap();
+    let stripe = Stripe::new("http://127.0.0.1:9", "sk_test_printyx");
     let method =
         d.db.run(async |tx| {
             tx.insert_method(d.account, "card", "stripe", "pm_card_visa", Some("4242"))
@@ -1444,7 +1444,71 @@ async fn autopay_pays_new_invoices_once_and_billing_staff_record_wires(t: TestDb
     );
 }
 
+/// With `[stripe]` configured the server charges through Stripe, and the sandbox's page and
+/// test numbers are gone.
+async fn a_server_configured_for_stripe_pays_through_it(t: TestDb) {
+    let stand_in = stripe_stand_in().await;
+    let base = stand_in.base.clone();
+    let d = dealer(t, move |c| {
+        c.stripe = Some(portal::config::StripeConfig {
+            secret_key: "sk_test_printyx".into(),
+            api_base: base,
+        });
+    })
+    .await;
+    person(
+        &d.db,
+        UserKind::Customer(d.account),
+        "cy@acme.test",
+        "account_admin",
+    )
+    .await;
+    let cy = token(&d, "cy@acme.test", &[]).await;
+    let a = device(&d, d.account, "E-A", "Ricoh", "MP C3004").await;
+    d.db.run(async |tx| {
+        let mut new = NewContract::new(d.account, "C-1", "2026-01-01".parse().unwrap())?;
+        new.base_charge_cents = 4_900;
+        let c = tx.create_contract(&new).await?;
+        tx.put_on_contract(a, Some(c)).await
+    })
+    .await
+    .unwrap();
+    d.app.t.clock.set_ms(day(31));
+    let invoice = issue_due(&d, "2026-02-01").await[0].id;
+    let r = reqwest::Client::new()
+        .post(format!("{}/sandbox-gateway/tokens", d.app.base))
+        .json(&json!({"number": "4242424242424242"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "no sandbox when Stripe is the processor");
+    // the token Stripe's own page gave the customer's browser
+    let method = add_method(&d, &cy, "card", "pm_card_visa").await;
+    let (status, paid) = pay(
+        &d,
+        &cy,
+        "stripe-api-0001",
+        json!({"invoices": [invoice], "method": method}),
+    )
+    .await;
+    assert_eq!(
+        (status, paid["status"].as_str()),
+        (201, Some("succeeded")),
+        "{paid}"
+    );
+    assert_eq!(stand_in.created.lock().unwrap().len(), 1);
+    assert_eq!(
+        count(
+            &d.app.t,
+            "SELECT COUNT(*) FROM payment_methods WHERE processor = 'stripe'"
+        )
+        .await,
+        1
+    );
+}
+
 backends!(
+    a_server_configured_for_stripe_pays_through_it,
     autopay_pays_new_invoices_once_and_billing_staff_record_wires,
     a_customer_pays_from_the_invoice_page_with_a_card_typed_at_the_processor,
     the_stripe_adapter_charges_once_per_key_and_reads_its_answers,
