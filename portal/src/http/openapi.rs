@@ -6,8 +6,8 @@
 
 use super::routes::{Access, RouteSpec};
 use crate::{
-    audit, auth, billing, dashboard, equipment, mail, notifications, photos, profile, readings,
-    requests, review, roles, supplies, tenants, users,
+    audit, auth, billing, contracts, dashboard, equipment, mail, notifications, photos, profile,
+    readings, requests, review, roles, supplies, tenants, users,
 };
 use axum::http::Method;
 use utoipa::ToSchema;
@@ -345,6 +345,20 @@ pub const DOCS: &[Doc] = &[
         "Pay one or several invoices, all or part (Idempotency-Key header: the same key again is the same payment, 200)",
         Json(one::<billing::http::PayBody>),
         Ok(201, one::<billing::store::PaymentView>),
+    ),
+    doc(
+        "POST",
+        "/api/v1/contracts",
+        "Create a contract with its rates, covered items and devices (all or nothing)",
+        Json(one::<contracts::ContractBody>),
+        Ok(201, one::<contracts::ContractView>),
+    ),
+    doc(
+        "GET",
+        "/api/v1/contracts/{contract}",
+        "A contract with its rates and devices",
+        Nothing,
+        Ok(200, one::<contracts::ContractView>),
     ),
     with_query(
         doc(

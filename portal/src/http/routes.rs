@@ -164,8 +164,8 @@ impl Routes {
 /// The routes, and the router that serves them.
 pub fn route_table(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
     use crate::{
-        agents, audit, auth, billing, dashboard, equipment, mail, notifications, photos, profile,
-        readings, requests, review, roles, supplies, tenants, users,
+        agents, audit, auth, billing, contracts, dashboard, equipment, mail, notifications, photos,
+        profile, readings, requests, review, roles, supplies, tenants, users,
     };
     use Access::{Agent, During, Public, PublicForm, SignedIn};
     let p = Access::Permission;
@@ -431,6 +431,16 @@ pub fn route_table(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
         "/api/v1/payments/wire",
         p(PaymentsManage),
         billing::http::record_wire,
+    )
+    .post(
+        "/api/v1/contracts",
+        p(InvoicesManage),
+        contracts::http::create,
+    )
+    .get(
+        "/api/v1/contracts/{contract}",
+        p(InvoicesManage),
+        contracts::http::get,
     )
     .get(
         "/api/v1/contracts/{contract}/invoice-preview",

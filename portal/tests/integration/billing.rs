@@ -1507,7 +1507,164 @@ async fn a_server_configured_for_stripe_pays_through_it(t: TestDb) {
     );
 }
 
+/// Dealer staff set a contract up over the API; a pooled one shares its included pages, and a
+/// confirmed counter reset in the period is billed across.
+async fn a_pooled_contract_set_up_over_the_api_bills_across_a_reset(t: TestDb) {
+    let d = dealer(t, |_| {}).await;
+    person(&d.db, UserKind::Staff, "ada@dealer.test", "admin").await;
+    person(
+        &d.db,
+        UserKind::Customer(d.account),
+        "cy@acme.test",
+        "account_admin",
+    )
+    .await;
+    let staff = token(&d, "ada@dealer.test", &[]).await;
+    let cy = token(&d, "cy@acme.test", &[]).await;
+    let a = device(&d, d.account, "E-A", "Ricoh", "MP C3004").await;
+    let b = device(&d, d.account, "E-B", "Ricoh", "MP C3004").await;
+    let theirs = device(&d, d.other_account, "E-X", "Ricoh", "MP C3004").await;
+    let body = |equipment: Vec<i64>, number: &str| {
+        json!({"account": d.account.0, "number": number, "kind": "pooled", "base_charge_cents": 2_000,
+               "starts_on": "2026-01-01", "rates": [{"meter_kind": "mono", "included_pages": 2_000, "overage_millicents": 1_000}],
+               "equipment": equipment})
+    };
+    // refused, nothing kept
+    let (status, _) = api(
+        &d.app.base,
+        "POST",
+        "/api/v1/contracts",
+        &cy,
+        Some(body(vec![a.0], "P-1")),
+    )
+    .await;
+    assert_eq!(status, 403, "customers do not write contracts");
+    let (status, e) = api(
+        &d.app.base,
+        "POST",
+        "/api/v1/contracts",
+        &staff,
+        Some(body(vec![a.0, theirs.0], "P-1")),
+    )
+    .await;
+    assert_eq!(status, 422, "{e}");
+    let mut bad = body(vec![a.0], "P-1");
+    bad["rates"][0]["overage_millicents"] = json!(-5);
+    assert_eq!(
+        api(&d.app.base, "POST", "/api/v1/contracts", &staff, Some(bad))
+            .await
+            .0,
+        422
+    );
+    let mut bad = body(vec![a.0], "P-1");
+    bad["billing_day"] = json!(31);
+    assert_eq!(
+        api(&d.app.base, "POST", "/api/v1/contracts", &staff, Some(bad))
+            .await
+            .0,
+        422
+    );
+    assert_eq!(count(&d.app.t, "SELECT COUNT(*) FROM contracts").await, 0);
+    let (status, c) = api(
+        &d.app.base,
+        "POST",
+        "/api/v1/contracts",
+        &staff,
+        Some(body(vec![a.0, b.0], "P-1")),
+    )
+    .await;
+    assert_eq!(status, 201, "{c}");
+    assert_eq!(c["equipment"], json!([a.0, b.0]));
+    assert_eq!(
+        api(
+            &d.app.base,
+            "POST",
+            "/api/v1/contracts",
+            &staff,
+            Some(body(vec![], "P-1"))
+        )
+        .await
+        .0,
+        409,
+        "the same number twice"
+    );
+
+    // January: A prints 1,500; B 400 before its counter is reset (confirmed), then 300
+    read(&d, a, 10_000, day(0)).await;
+    read(&d, a, 11_500, day(28)).await;
+    read(&d, b, 5_000, day(0)).await;
+    read(&d, b, 5_400, day(10)).await;
+    let reset = NewReading {
+        segment: 1,
+        ..reading_of(b, 0, day(12))
+    };
+    d.db.run(async |tx| tx.insert_reading(&reset).await)
+        .await
+        .unwrap();
+    let after = NewReading {
+        segment: 1,
+        ..reading_of(b, 300, day(28))
+    };
+    d.db.run(async |tx| tx.insert_reading(&after).await)
+        .await
+        .unwrap();
+    d.app.t.clock.set_ms(day(31));
+    let id = c["id"].as_i64().unwrap();
+    let (status, preview) = api(
+        &d.app.base,
+        "GET",
+        &format!("/api/v1/contracts/{id}/invoice-preview?on=2026-02-01"),
+        &staff,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{preview}");
+    // 1,500 + (400 + 300) = 2,200 pages in the pool, 200 over at 1 ¢
+    let lines: Vec<(String, i64, i64)> = preview["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["kind"].as_str().unwrap().to_owned(),
+                l["quantity"].as_i64().unwrap(),
+                l["amount_cents"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            ("base".into(), 1, 2_000),
+            ("usage".into(), 1_500, 0),
+            ("usage".into(), 700, 0),
+            ("overage".into(), 200, 200)
+        ],
+        "{preview}"
+    );
+}
+
+/// A mono reading of `value` at `at`.
+fn reading_of(e: EquipmentId, value: i64, at: i64) -> NewReading {
+    NewReading {
+        equipment_id: e,
+        meter_kind: MeterKind::parse("mono").unwrap(),
+        segment: 0,
+        value: MeterValue::new(value).unwrap(),
+        read_at: at,
+        source: ReadingSource::AgentSnmp,
+        status: ReadingStatus::Accepted,
+        reasons: vec![],
+        confidence: None,
+        evidence_id: None,
+        idempotency_key: format!("r-{}-{value}-{at}", e.0),
+        agent_id: None,
+        submitted_by: None,
+    }
+}
+
 backends!(
+    a_pooled_contract_set_up_over_the_api_bills_across_a_reset,
     a_server_configured_for_stripe_pays_through_it,
     autopay_pays_new_invoices_once_and_billing_staff_record_wires,
     a_customer_pays_from_the_invoice_page_with_a_card_typed_at_the_processor,
