@@ -109,7 +109,7 @@ fn cards(s: &Summary, f: &Formats, lang: Lang) -> Vec<Card> {
                 (_, 0) => lang.t1("{} due", due),
                 _ => lang.t2("{} due, {} overdue", due, f.number(overdue)),
             },
-            href: None,
+            href: Some("/invoices"),
             attention: overdue > 0,
         });
     }

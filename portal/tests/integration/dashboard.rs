@@ -160,6 +160,10 @@ async fn the_start_page_counts_what_needs_attention(t: TestDb) {
         unpaid.contains("<strong>2</strong>") && unpaid.contains("1,249.50 USD due, 1 overdue"),
         "{unpaid}"
     );
+    assert!(
+        home.contains("<a href=\"/invoices\" class=\"attention\">"),
+        "the card opens the invoices, flagged for the overdue one"
+    );
     assert!(home.contains("href=\"/meters\">Send meter readings"));
     assert!(home.contains("href=\"/requests/new\">Report a problem"));
     assert!(!home.contains("Dispatch board"), "not a customer's");
