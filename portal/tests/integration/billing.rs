@@ -563,6 +563,22 @@ fn principal(d: &Dealer, user: i64) -> portal::auth::Principal {
     }
 }
 
+/// A payment method of Acme's as the processor's token, stored as the API would.
+async fn stored_method(
+    d: &Dealer,
+    kind: &str,
+    processor: &str,
+    token: &str,
+    last4: Option<&str>,
+) -> i64 {
+    d.db.run(async |tx| {
+        tx.insert_method(d.account, kind, processor, token, last4)
+            .await
+    })
+    .await
+    .unwrap()
+}
+
 async fn cy_id(d: &Dealer) -> i64 {
     count(
         &d.app.t,
@@ -581,13 +597,7 @@ async fn no_answer_is_asked_about_and_never_charged_twice(t: TestDb) {
     let cy = principal(d, cy_id(d).await);
     // the timeout card: the processor charges, the answer is lost
     let card = g.tokenize_card("4000000000000069").unwrap();
-    let method =
-        d.db.run(async |tx| {
-            tx.insert_method(d.account, "card", "sandbox", &card, Some("0069"))
-                .await
-        })
-        .await
-        .unwrap();
+    let method = stored_method(d, "card", "sandbox", &card, Some("0069")).await;
     let req = Pay {
         invoices: vec![invoice],
         amount_cents: None,
@@ -634,13 +644,7 @@ async fn a_crash_before_the_answer_is_reconciled_then_retried(t: TestDb) {
     let g = Sandbox::default();
     let cy = principal(d, cy_id(d).await);
     let card = g.tokenize_card("4242424242424242").unwrap();
-    let method =
-        d.db.run(async |tx| {
-            tx.insert_method(d.account, "card", "sandbox", &card, Some("4242"))
-                .await
-        })
-        .await
-        .unwrap();
+    let method = stored_method(d, "card", "sandbox", &card, Some("4242")).await;
     let req = Pay {
         invoices: vec![invoice],
         amount_cents: None,
@@ -680,14 +684,7 @@ async fn refused_payments_are_retried_on_schedule_only_when_they_may_succeed(t: 
     let cy = principal(d, cy_id(d).await);
     let method_for = |number: &'static str| {
         let token = g.tokenize_card(number).unwrap();
-        async move {
-            d.db.run(async |tx| {
-                tx.insert_method(d.account, "card", "sandbox", &token, None)
-                    .await
-            })
-            .await
-            .unwrap()
-        }
+        async move { stored_method(d, "card", "sandbox", &token, None).await }
     };
     // declined: no retry
     let declined = method_for("4000000000000002").await;
@@ -766,14 +763,7 @@ async fn ach_returns_are_presented_again_only_when_the_code_allows(t: TestDb) {
     let cy = principal(d, cy_id(d).await);
     let account = |number: &'static str| {
         let token = g.tokenize_account("110000000", number).unwrap();
-        async move {
-            d.db.run(async |tx| {
-                tx.insert_method(d.account, "ach", "sandbox", &token, None)
-                    .await
-            })
-            .await
-            .unwrap()
-        }
+        async move { stored_method(d, "ach", "sandbox", &token, None).await }
     };
     let r01 = account("000111111116").await;
     let p = payments::pay(
@@ -991,13 +981,7 @@ async fn the_stripe_adapter_charges_once_per_key_and_reads_its_answers(t: TestDb
 
     // paying an invoice through it
     let invoice = an_invoice(&s).await;
-    let method =
-        d.db.run(async |tx| {
-            tx.insert_method(d.account, "card", "stripe", "pm_card_visa", Some("4242"))
-                .await
-        })
-        .await
-        .unwrap();
+    let method = stored_method(d, "card", "stripe", "pm_card_visa", Some("4242")).await;
     let cy = principal(d, cy_id(d).await);
     let p = payments::pay(
         &d.db,
@@ -1028,13 +1012,7 @@ async fn webhooks_are_taken_signed_fresh_and_once(t: TestDb) {
     let invoice = an_invoice(&s).await;
     // Stripe is down when the payment is made: its fate is unknown
     let stripe = Stripe::new("http://127.0.0.1:9", "sk_test_printyx");
-    let method =
-        d.db.run(async |tx| {
-            tx.insert_method(d.account, "card", "stripe", "pm_card_visa", Some("4242"))
-                .await
-        })
-        .await
-        .unwrap();
+    let method = stored_method(d, "card", "stripe", "pm_card_visa", Some("4242")).await;
     let cy = principal(d, cy_id(d).await);
     let p = payments::pay(
         &d.db,
