@@ -17,9 +17,8 @@
     clippy::print_stderr
 )]
 
-use agent::device::{Snapshot, Value};
-use e2e::ber;
-use std::collections::BTreeMap;
+use agent::device::Snapshot;
+use agent::simulator::Mib;
 use std::io::{BufRead, BufReader, Write};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -48,9 +47,7 @@ fn fixtures() -> PathBuf {
         .join("snmp")
 }
 
-type Mib = Vec<(Vec<u64>, Vec<u8>)>;
-
-/// Every recording as a sorted list of (OID, encoded value).
+/// Every recording as a device's OID table.
 fn recordings() -> Vec<Mib> {
     let mut names: Vec<PathBuf> = std::fs::read_dir(fixtures())
         .unwrap()
@@ -61,64 +58,11 @@ fn recordings() -> Vec<Mib> {
     names
         .iter()
         .map(|p| {
-            let snap = Snapshot::from_snmprec(&std::fs::read_to_string(p).unwrap()).unwrap();
-            let mut mib: BTreeMap<Vec<u64>, Vec<u8>> = BTreeMap::new();
-            for (oid, value) in snap.iter() {
-                let arcs: Vec<u64> = oid.split('.').map(|a| a.parse().unwrap()).collect();
-                let encoded = match value {
-                    Value::Int(i) => ber::int(*i),
-                    Value::Text(t) => ber::octets(t.as_bytes()),
-                    Value::Bytes(b) => ber::octets(b),
-                    Value::Oid(o) => {
-                        let arcs: Option<Vec<u64>> = o.split('.').map(|a| a.parse().ok()).collect();
-                        match arcs {
-                            Some(a) if a.len() >= 2 => ber::oid(&a),
-                            _ => continue,
-                        }
-                    }
-                };
-                mib.insert(arcs, encoded);
-            }
-            mib.into_iter().collect()
+            Mib::from_snapshot(
+                &Snapshot::from_snmprec(&std::fs::read_to_string(p).unwrap()).unwrap(),
+            )
         })
         .collect()
-}
-
-fn answer(mib: &Mib, request: &[u8]) -> Option<Vec<u8>> {
-    use snmp2::MessageType;
-    let pdu = snmp2::Pdu::from_bytes(request).ok()?;
-    let asked: Vec<Vec<u64>> = pdu
-        .varbinds
-        .clone()
-        .filter_map(|(o, _)| o.iter().map(Iterator::collect))
-        .collect();
-    let next = |after: &[u64], n: usize| -> Vec<(Vec<u64>, Vec<u8>)> {
-        let start = mib.partition_point(|(o, _)| o.as_slice() <= after);
-        let mut rows: Vec<_> = mib[start..].iter().take(n).cloned().collect();
-        if rows.len() < n {
-            rows.push((after.to_vec(), ber::end_of_mib_view()));
-        }
-        rows
-    };
-    let varbinds: Vec<(Vec<u64>, Vec<u8>)> = match pdu.message_type {
-        MessageType::GetRequest => asked
-            .iter()
-            .map(
-                |o| match mib.binary_search_by(|(k, _)| k.as_slice().cmp(o)) {
-                    Ok(i) => mib[i].clone(),
-                    Err(_) => (o.clone(), ber::no_such_instance()),
-                },
-            )
-            .collect(),
-        MessageType::GetNextRequest => asked.iter().flat_map(|o| next(o, 1)).collect(),
-        // error_index carries max-repetitions in a GetBulk
-        MessageType::GetBulkRequest => asked
-            .iter()
-            .flat_map(|o| next(o, pdu.error_index.clamp(1, 50) as usize))
-            .collect(),
-        _ => return None,
-    };
-    Some(ber::response(pdu.req_id, pdu.community, &varbinds))
 }
 
 /// `--simulate N DEAD_PERCENT`: serve the fleet until stdin closes.
@@ -144,7 +88,7 @@ fn simulate(n: usize, dead_percent: usize) {
                     if dead {
                         continue;
                     }
-                    if let Some(reply) = answer(mib, &buf[..len]) {
+                    if let Some(reply) = mib.answer(&buf[..len]) {
                         let _ = socket.send_to(&reply, from).await;
                     }
                 }

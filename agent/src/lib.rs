@@ -10,5 +10,6 @@ pub mod discover;
 pub mod mqtt;
 pub mod outbox;
 pub mod run;
+pub mod simulator;
 pub mod snmp;
 pub mod upload;

@@ -5,7 +5,7 @@
 
 mod common;
 
-use e2e::ber::{int, response};
+use agent::simulator::ber::{int, response};
 use snmp2::{MessageType, Pdu};
 use std::net::UdpSocket;
 use std::process::{Command, Output};
