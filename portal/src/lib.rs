@@ -17,6 +17,7 @@ pub mod config;
 pub mod contracts;
 pub mod dashboard;
 pub mod db;
+pub mod demo;
 pub mod equipment;
 pub mod files;
 pub mod http;

@@ -46,6 +46,20 @@ enum Command {
         #[arg(long)]
         log_json: bool,
     },
+    /// The whole flow on this machine: a demo dealer with a year of history in a data folder
+    /// (SQLite, created on first start), simulated copiers answering SNMP on loopback and an
+    /// agent polling them, so new readings arrive while you watch.
+    Demo {
+        /// Where the database, uploads and the agent's state are kept.
+        #[arg(long, default_value = "printyx-demo")]
+        data: PathBuf,
+        /// Listen address (default 127.0.0.1:8080; port 0 picks a free port).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// UDP port the simulated copiers answer on, each at its own 127.77.x.y address.
+        #[arg(long, default_value_t = 16161)]
+        fleet_port: u16,
+    },
     /// Apply pending database migrations (on PostgreSQL with database_admin_url if set).
     Migrate,
     /// Manage tenants (dealers).
@@ -332,6 +346,52 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 config.log_format = LogFormat::Json;
             }
             init_logging(&config)?;
+            serve(config, clock).await
+        }
+        Command::Demo {
+            data,
+            listen,
+            fleet_port,
+        } => {
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            if config.listen.port() == 0 {
+                // the agent and the links need the real port before the server starts
+                config.listen = std::net::TcpListener::bind(config.listen)?.local_addr()?;
+            }
+            portal::demo::configure(&mut config, &data);
+            init_logging(&config)?;
+            println!("preparing the demo in {} …", data.display());
+            let prepared = portal::demo::prepare(&config, &data, clock.clone(), fleet_port).await?;
+            if let Some(s) = &prepared.seeded {
+                println!(
+                    "seeded a year of history: {} devices, {} readings, {} invoices",
+                    prepared.plan.devices.len(),
+                    s.readings,
+                    s.invoices
+                );
+            }
+            let url = config.base_url.clone();
+            println!("\nPrintyx demo: {url}\n");
+            println!("  dealer: {}", portal::demo::DEALER);
+            for s in portal::demo::SIGN_INS {
+                println!("  {:<28} {:<28} password {}", s.who, s.email, s.password);
+            }
+            println!(
+                "\n{} simulated copiers answer SNMP on 127.77.x.y:{fleet_port}; the agent reads \
+                 their meters every 5 minutes. Ctrl-C stops everything.",
+                prepared.plan.devices.len()
+            );
+            let live_clock = clock.clone();
+            let server_url = url.clone();
+            tokio::spawn(async move {
+                let forever = std::future::pending::<()>();
+                if let Err(e) = portal::demo::live(prepared, server_url, live_clock, forever).await
+                {
+                    tracing::error!(error = %e, "the demo fleet stopped");
+                }
+            });
             serve(config, clock).await
         }
         Command::Migrate => {

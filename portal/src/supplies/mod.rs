@@ -125,6 +125,26 @@ impl std::fmt::Display for ModelName {
     }
 }
 
+/// Makes of more than one word; any other make is the first word of "make model".
+const LONG_MAKES: &[&str] = &[
+    "konica minolta",
+    "fuji xerox",
+    "toshiba tec",
+    "kyocera mita",
+];
+
+/// "Konica Minolta bizhub C300i" → ("Konica Minolta", "bizhub C300i").
+fn split_make(m: &str) -> Option<(&str, &str)> {
+    let lower = m.to_lowercase();
+    let long = LONG_MAKES
+        .iter()
+        .find(|l| lower.starts_with(*l) && lower[l.len()..].starts_with(char::is_whitespace));
+    match long {
+        Some(l) if m.is_char_boundary(l.len()) => Some((&m[..l.len()], m[l.len()..].trim_start())),
+        _ => m.split_once(char::is_whitespace),
+    }
+}
+
 /// How makes and models are compared.
 pub fn key(s: &str) -> String {
     s.split_whitespace()
@@ -261,13 +281,11 @@ impl CatalogueItem {
             if m.is_empty() {
                 continue;
             }
-            let (make, model) = m
-                .split_once(char::is_whitespace)
-                .ok_or(ParseError::Invalid {
-                    what: "compatible model",
-                    value: m.escape_debug().to_string(),
-                    why: "write the make, then the model: Ricoh MP C3004",
-                })?;
+            let (make, model) = split_make(m).ok_or(ParseError::Invalid {
+                what: "compatible model",
+                value: m.escape_debug().to_string(),
+                why: "write the make, then the model: Ricoh MP C3004",
+            })?;
             models.push(ModelName::new(make, model)?);
         }
         models.sort_by_key(|m| (key(&m.make), key(&m.model)));
@@ -528,6 +546,13 @@ mod tests {
         assert_eq!(item.price_cents, 8990);
         assert_eq!(item.max_order_qty, 10);
         assert_eq!(item.models.len(), 2, "the same model twice is listed once");
+        let two_words = CatalogueItem::parse(&RawItem {
+            compatible_models: "Konica Minolta bizhub C300i; Fuji Xerox ApeosPort C3060".into(),
+            ..raw.clone()
+        })
+        .unwrap();
+        assert!(two_words.models[0].matches("konica minolta", "BIZHUB C300i"));
+        assert!(two_words.models[1].matches("Fuji Xerox", "ApeosPort C3060"));
         assert_eq!(
             CatalogueItem::parse(&item.raw()).unwrap(),
             item,
