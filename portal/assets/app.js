@@ -21,3 +21,17 @@ document.addEventListener("change", function (event) {
     box.appendChild(figure);
   });
 });
+
+// A page being left closes its live notification stream at once. Browsers open at most six
+// connections to one server; streams of pages kept for the back button would hold them, and
+// the next click would wait for one to free (it did, for a minute, in the browser tests).
+window.addEventListener("pagehide", function () {
+  document.querySelectorAll("[sse-connect]").forEach(function (el) {
+    var data = el["htmx-internal-data"];
+    if (data && data.sseEventSource) data.sseEventSource.close();
+  });
+});
+// Back to a page kept in memory: its stream was closed above, so show it afresh.
+window.addEventListener("pageshow", function (event) {
+  if (event.persisted) window.location.reload();
+});

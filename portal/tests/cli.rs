@@ -577,3 +577,159 @@ fn secrets_are_stored_sealed_and_rotated_to_a_new_key() {
     ));
     assert!(ok(run(&["audit", "verify"], &[], "")).contains("audit trail intact"));
 }
+
+/// A running `printyx demo`: what it printed until it served, and the process.
+struct Demo {
+    child: Child,
+    printed: Vec<String>,
+}
+
+impl Demo {
+    fn start(dir: &Path, data: &Path, fleet_port: u16) -> Demo {
+        let mut child = printyx(dir)
+            .args(["demo", "--listen", "127.0.0.1:0", "--fleet-port"])
+            .arg(fleet_port.to_string())
+            .arg("--data")
+            .arg(data)
+            .env("PRINTYX_LOG_FILTER", "warn")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.join("demo.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut printed = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(240);
+        while !printed
+            .iter()
+            .any(|l: &String| l.contains("Ctrl-C stops everything"))
+        {
+            let line = rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .unwrap_or_else(|_| panic!("the demo did not start:\n{}", printed.join("\n")));
+            printed.push(line);
+        }
+        Demo { child, printed }
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One number from the demo's database, read while the demo runs.
+fn demo_count(db: &Path, sql: &str) -> i64 {
+    use sqlx::Connection as _;
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}?mode=ro", db.display());
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let mut c = sqlx::AnyConnection::connect(&url).await.unwrap();
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_owned()))
+                .fetch_one(&mut c)
+                .await
+                .unwrap()
+        })
+}
+
+/// Waits until the demo's agent has uploaded every device's meters since `since_ms`.
+fn wait_for_live_readings(db: &Path, since_ms: i64) {
+    let sql = format!(
+        "SELECT COUNT(DISTINCT equipment_id) FROM readings \
+         WHERE source = 'agent_snmp' AND received_at >= {since_ms}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let devices = demo_count(db, &sql);
+        if devices == 200 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {devices} devices reported since the start; the demo logged:\n{}",
+            std::fs::read_to_string(db.parent().unwrap().with_file_name("demo.log"))
+                .unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[test]
+fn the_demo_seeds_a_year_once_and_its_agent_keeps_the_readings_coming() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo data");
+    let db = data.join("printyx.db");
+    let fleet_port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+
+    let started = now_ms();
+    let first = Demo::start(dir.path(), &data, fleet_port);
+    let seeded = first
+        .printed
+        .iter()
+        .find(|l| l.starts_with("seeded a year of history"))
+        .unwrap_or_else(|| panic!("nothing seeded:\n{}", first.printed.join("\n")));
+    assert!(seeded.contains("200 devices"), "{seeded}");
+    for sign_in in ["ada@demo-dealer.example", "pat@acme-dental.example"] {
+        assert!(
+            first.printed.iter().any(|l| l.contains(sign_in)),
+            "the sign-in of {sign_in} is not printed"
+        );
+    }
+    // a year of weekly readings of 200 devices, invoiced month by month, older ones paid
+    assert!(demo_count(&db, "SELECT COUNT(*) FROM readings") > 200 * 52);
+    assert!(demo_count(&db, "SELECT COUNT(*) FROM invoices WHERE status = 'paid'") >= 11 * 12);
+    assert!(
+        demo_count(&db, "SELECT COUNT(DISTINCT make) FROM equipment") >= 10,
+        "devices of many brands"
+    );
+    assert_eq!(
+        demo_count(
+            &db,
+            "SELECT COUNT(*) FROM review_items WHERE status = 'open'"
+        ),
+        1
+    );
+
+    // the agent polls the simulated fleet at once, and every new number passes the pipeline
+    wait_for_live_readings(&db, started);
+    let not_accepted = format!(
+        "SELECT COUNT(*) FROM readings WHERE source = 'agent_snmp' AND received_at >= {started} \
+           AND status <> 'accepted'"
+    );
+    assert_eq!(demo_count(&db, &not_accepted), 0);
+    drop(first);
+
+    // started again: the same devices, counters that went on, nothing seeded twice
+    let restarted = now_ms();
+    let second = Demo::start(dir.path(), &data, fleet_port);
+    assert!(
+        !second.printed.iter().any(|l| l.starts_with("seeded")),
+        "{}",
+        second.printed.join("\n")
+    );
+    wait_for_live_readings(&db, restarted);
+    assert_eq!(demo_count(&db, &not_accepted), 0);
+    assert_eq!(demo_count(&db, "SELECT COUNT(*) FROM tenants"), 1);
+}

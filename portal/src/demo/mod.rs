@@ -408,8 +408,12 @@ pub async fn live(
                 .map_err(|e| DemoError::Agent(e.to_string()))?;
             enrollment
         }
-        None => agent::upload::load_enrollment(&config.state_dir)
-            .map_err(|e| DemoError::Agent(e.to_string()))?,
+        None => agent::upload::Enrollment {
+            // the server may listen on another port than when the agent enrolled
+            server_url: server_url.clone(),
+            ..agent::upload::load_enrollment(&config.state_dir)
+                .map_err(|e| DemoError::Agent(e.to_string()))?
+        },
     };
     let outbox = agent::outbox::Outbox::open(&config.state_dir.join("outbox.sqlite3"), 100 << 20)
         .map_err(|e| DemoError::Agent(e.to_string()))?;

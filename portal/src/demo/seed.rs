@@ -247,24 +247,13 @@ pub async fn seed(
         week += 1;
         at += 7 * DAY_MS;
     }
-    // today's status (toner levels, alerts), and one misread that waits for a person
+    // today's status: toner levels and alerts
     clock.set_ms(now_ms - 60_000);
-    let mut status: Vec<Observation> = plan
+    let status: Vec<Observation> = plan
         .devices
         .iter()
         .map(|d| observe(&d.sim, Tier::Status, profiles, now_ms - 60_000))
         .collect();
-    let mut misread = observe(
-        &plan.devices[1].sim,
-        Tier::Meters,
-        profiles,
-        now_ms - 60_000,
-    );
-    for v in misread.meters.values_mut() {
-        *v = v.saturating_mul(10);
-    }
-    misread.id = "demo-misread".into();
-    status.push(misread);
     readings += send(
         &tdb,
         agent.agent.id,
@@ -274,6 +263,7 @@ pub async fn seed(
         pipeline,
     )
     .await?;
+    readings += emailed_reply(&tdb, plan, profiles, pipeline, now_ms - 2 * 3_600_000).await?;
 
     pay_old_invoices(&tdb, &admin, now_ms).await?;
     open_work(&tdb, plan, &equipment, upload_dir).await?;
@@ -329,6 +319,45 @@ async fn send(
         .map_err(|e| DemoError::Seed(format!("history batch {batch_id}: {e}")))?;
     tx.commit().await?;
     Ok(response.results.iter().map(|r| r.counters.len()).sum())
+}
+
+/// A customer answered the meter request by e-mail and the reader was unsure of a digit: the
+/// number is right, and it waits in the review queue for someone to confirm it.
+async fn emailed_reply(
+    db: &TenantDb,
+    plan: &Plan,
+    profiles: &[Profile],
+    pipeline: &ingest::pipeline::PipelineConfig,
+    at: i64,
+) -> Result<usize, DemoError> {
+    let d = &plan.devices[1].sim;
+    let mut obs = observe(d, Tier::Meters, profiles, at);
+    obs.id = "demo-reply".into();
+    obs.evidence = None;
+    obs.confidence = Some(0.62);
+    let total = obs.meters.values().max().copied().unwrap_or_default();
+    let raw = format!(
+        "From: Front desk <accounts@acme-dental.example>\r\nSubject: Re: Meter reading for {}\r\n\r\n\
+         Total {total}\r\n",
+        d.serial
+    );
+    let summary = format!(
+        "e-mail reply from accounts@acme-dental.example about {}",
+        d.serial
+    );
+    let mut tx = db.begin().await?;
+    let kinds = tx.meter_kinds().await?;
+    let origin = ingest::upload::Origin::Email {
+        message: "<demo-reply@acme-dental.example>",
+        reply: true,
+        summary: &summary,
+        raw: &raw,
+    };
+    let result = ingest::upload::process_observation(&mut tx, origin, &obs, at, pipeline, &kinds)
+        .await
+        .map_err(|e| DemoError::Seed(format!("e-mailed reply: {e}")))?;
+    tx.commit().await?;
+    Ok(result.counters.len())
 }
 
 /// Billing staff recorded the transfers of every invoice but the latest of each account.
