@@ -13,6 +13,7 @@ mod billing;
 mod browser;
 mod customer;
 mod dashboard;
+mod demo;
 mod harness;
 mod isolation;
 mod mail_imap;
