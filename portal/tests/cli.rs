@@ -578,53 +578,6 @@ fn secrets_are_stored_sealed_and_rotated_to_a_new_key() {
     assert!(ok(run(&["audit", "verify"], &[], "")).contains("audit trail intact"));
 }
 
-/// A running `printyx demo`: what it printed until it served, and the process.
-struct Demo {
-    child: Child,
-    printed: Vec<String>,
-}
-
-impl Demo {
-    fn start(dir: &Path, data: &Path, fleet_port: u16) -> Demo {
-        let mut child = printyx(dir)
-            .args(["demo", "--listen", "127.0.0.1:0", "--fleet-port"])
-            .arg(fleet_port.to_string())
-            .arg("--data")
-            .arg(data)
-            .env("PRINTYX_LOG_FILTER", "warn")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(dir.join("demo.log")).unwrap())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let mut printed = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(240);
-        while !printed
-            .iter()
-            .any(|l: &String| l.contains("Ctrl-C stops everything"))
-        {
-            let line = rx
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .unwrap_or_else(|_| panic!("the demo did not start:\n{}", printed.join("\n")));
-            printed.push(line);
-        }
-        Demo { child, printed }
-    }
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// One number from the demo's database, read while the demo runs.
 fn demo_count(db: &Path, sql: &str) -> i64 {
     use sqlx::Connection as _;
@@ -677,14 +630,13 @@ fn the_demo_seeds_a_year_once_and_its_agent_keeps_the_readings_coming() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("demo data");
     let db = data.join("printyx.db");
-    let fleet_port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let demo = || {
+        let log = std::fs::File::create(dir.path().join("demo.log")).unwrap();
+        e2e::demo::Demo::start(printyx(dir.path()), &data, log.into())
+    };
 
     let started = now_ms();
-    let first = Demo::start(dir.path(), &data, fleet_port);
+    let first = demo();
     let seeded = first
         .printed
         .iter()
@@ -723,7 +675,7 @@ fn the_demo_seeds_a_year_once_and_its_agent_keeps_the_readings_coming() {
 
     // started again: the same devices, counters that went on, nothing seeded twice
     let restarted = now_ms();
-    let second = Demo::start(dir.path(), &data, fleet_port);
+    let second = demo();
     assert!(
         !second.printed.iter().any(|l| l.starts_with("seeded")),
         "{}",

@@ -2,6 +2,7 @@
 //! own binaries. Each peer starts on a free port and is killed by pid when dropped.
 #![allow(clippy::unwrap_used, clippy::disallowed_methods, clippy::panic)]
 
+pub mod demo;
 pub mod email;
 pub mod peers;
 pub mod photos;

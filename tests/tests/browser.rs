@@ -9,11 +9,10 @@
 //! browser in `target/tmp/browser-screenshots/`.
 #![allow(clippy::unwrap_used, clippy::disallowed_methods, clippy::print_stderr)]
 
-use e2e::peers::{free_tcp_port, free_udp_port};
+use e2e::peers::free_tcp_port;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use std::future::Future;
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -29,65 +28,16 @@ const DEALER_ADMIN: (&str, &str) = ("ada@demo-dealer.example", "demo-dealer");
 
 /// `printyx demo` in a folder of its own, killed when dropped.
 struct Demo {
-    child: Child,
-    url: String,
+    peer: e2e::demo::Demo,
     _data: tempfile::TempDir,
 }
 
 impl Demo {
     fn start() -> Demo {
         let data = tempfile::tempdir().unwrap();
-        let port = free_tcp_port();
-        let mut child = Command::new(e2e::workspace_binary("portal", "printyx"))
-            .args(["demo", "--data"])
-            .arg(data.path())
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--fleet-port", &free_udp_port().to_string()])
-            .env(
-                "PRINTYX_LOG_FILTER",
-                std::env::var("DEMO_LOG").unwrap_or("warn".into()),
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(240);
-        let mut seen = Vec::new();
-        let url = loop {
-            let line = rx
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .unwrap_or_else(|_| {
-                    panic!("the demo did not start; it printed:\n{}", seen.join("\n"))
-                });
-            if let Some(url) = line.strip_prefix("Printyx demo: ") {
-                break url.trim().to_owned();
-            }
-            seen.push(line);
-        };
-        assert_eq!(url, format!("http://127.0.0.1:{port}"));
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the demo server never listened");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Demo {
-            child,
-            url,
-            _data: data,
-        }
-    }
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let binary = e2e::workspace_binary("portal", "printyx");
+        let peer = e2e::demo::Demo::start(Command::new(binary), data.path(), Stdio::inherit());
+        Demo { peer, _data: data }
     }
 }
 
@@ -177,7 +127,7 @@ impl Person {
             .unwrap();
         Person {
             c,
-            base: demo.url.clone(),
+            base: demo.peer.url.clone(),
             who,
             _profile: profile,
         }
