@@ -60,6 +60,17 @@ enum Command {
         #[arg(long, default_value_t = 16161)]
         fleet_port: u16,
     },
+    /// Fill the configured database with a platform at scale for benchmarks: dealers like the
+    /// demo dealer (slugs scale-000, scale-001, …), their devices, a year of readings, requests,
+    /// orders and invoices. Everyone's password is "generated-password".
+    Generate {
+        #[arg(long, default_value_t = 100)]
+        tenants: usize,
+        #[arg(long, default_value_t = 50_000)]
+        devices: usize,
+        #[arg(long, default_value_t = 10_000_000)]
+        readings: usize,
+    },
     /// Apply pending database migrations (on PostgreSQL with database_admin_url if set).
     Migrate,
     /// Manage tenants (dealers).
@@ -393,6 +404,43 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             });
             serve(config, clock).await
+        }
+        Command::Generate {
+            tenants,
+            devices,
+            readings,
+        } => {
+            use portal::demo::generate::{Size, generate};
+            if tenants == 0 || devices < tenants {
+                bail!("give at least one tenant and one device per tenant");
+            }
+            let size = Size {
+                tenants,
+                devices,
+                readings,
+                ..Size::FULL
+            };
+            let now = clock.now_ms();
+            let history = portal::clock::ManualClock::at(now);
+            let db = portal::server::open_database(&config, Arc::new(history.clone())).await?;
+            std::fs::create_dir_all(&config.upload_dir)
+                .with_context(|| format!("upload_dir {}", config.upload_dir.display()))?;
+            let started = std::time::Instant::now();
+            let made = generate(&db, &history, size, now, &config.upload_dir, |line| {
+                println!("{line}")
+            })
+            .await?;
+            println!(
+                "generated {} tenants, {} devices, {} readings, {} requests, {} orders, {} invoices in {:.0} s",
+                made.tenants,
+                made.devices,
+                made.readings,
+                made.requests,
+                made.orders,
+                made.invoices,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
         }
         Command::Migrate => {
             let url = config

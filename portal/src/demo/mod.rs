@@ -8,6 +8,7 @@
 //! the devices its database knows, with counters that continue where they were.
 
 pub mod fleet;
+pub mod generate;
 pub mod seed;
 
 use crate::clock::{Clock, ManualClock};

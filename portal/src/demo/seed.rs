@@ -43,7 +43,7 @@ fn ms(d: NaiveDate) -> i64 {
 }
 
 /// A person of the demo acting through the domain operations, as the API would let them.
-async fn acting(db: &TenantDb, email: &str) -> Result<Principal, DbError> {
+pub(super) async fn acting(db: &TenantDb, email: &str) -> Result<Principal, DbError> {
     let email = EmailAddress::parse(email).map_err(|e| DbError::Refused(e.to_string()))?;
     db.read(async |tx| {
         let user = tx.user_by_email(&email).await?;
@@ -460,7 +460,7 @@ pub fn sku_of(t: &Template, colour: &str) -> String {
 }
 
 /// Toner for every model of the fleet (four colours for colour devices), and paper.
-fn catalogue(templates: &[Arc<Template>]) -> String {
+pub(super) fn catalogue(templates: &[Arc<Template>]) -> String {
     let mut csv = String::from(
         "sku,description,kind,colour,yield_pages,price,max_order_qty,compatible_models\r\n",
     );

@@ -78,3 +78,52 @@ async fn a_year_of_demo_history(t: TestDb) {
 }
 
 backends!(a_year_of_demo_history);
+
+/// `printyx generate` at a small size: every count comes out as asked, split over the
+/// tenants, and a generated customer's start page and a device's meters are served from it.
+async fn a_platform_at_scale_in_miniature(t: TestDb) {
+    use portal::demo::generate::{Size, generate};
+    let size = Size {
+        tenants: 2,
+        devices: 61,
+        readings: 61 * 40,
+        devices_per_account: 10,
+        devices_per_request: 20,
+    };
+    let uploads = tempfile::tempdir().unwrap();
+    let made = generate(&t.db, &t.clock, size, T0, uploads.path(), |_| {})
+        .await
+        .unwrap();
+    assert_eq!((made.tenants, made.devices), (2, 61));
+    assert_eq!(made.readings, 61 * 40);
+    assert_eq!(
+        count(
+            &t,
+            "SELECT COUNT(*) FROM readings WHERE status = 'accepted'"
+        )
+        .await,
+        61 * 40
+    );
+    // 31 + 30 devices: devices 0 and 20 of each dealer
+    assert_eq!((made.requests, made.orders), (4, 4));
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM service_requests").await, 4);
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM orders").await, 4);
+    // 4 + 3 accounts, 11 billing days each (T0 is midnight of Jan 1)
+    assert_eq!(made.invoices, 7 * 11);
+    assert_eq!(
+        count(&t, "SELECT COUNT(*) FROM invoices WHERE total_cents > 0").await,
+        7 * 11
+    );
+    // the counters went only up: no device has a reading below an earlier one
+    assert_eq!(
+        count(
+            &t,
+            "SELECT COUNT(*) FROM readings a JOIN readings b ON b.tenant_id = a.tenant_id \
+               AND b.equipment_id = a.equipment_id AND b.read_at > a.read_at AND b.value < a.value"
+        )
+        .await,
+        0
+    );
+}
+
+backends!(a_platform_at_scale_in_miniature);
