@@ -43,7 +43,7 @@ fn ms(d: NaiveDate) -> i64 {
 }
 
 /// A person of the demo acting through the domain operations, as the API would let them.
-pub(super) async fn acting(db: &TenantDb, email: &str) -> Result<Principal, DbError> {
+pub async fn acting(db: &TenantDb, email: &str) -> Result<Principal, DbError> {
     let email = EmailAddress::parse(email).map_err(|e| DbError::Refused(e.to_string()))?;
     db.read(async |tx| {
         let user = tx.user_by_email(&email).await?;
