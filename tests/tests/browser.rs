@@ -13,6 +13,7 @@ use e2e::peers::free_tcp_port;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use std::future::Future;
+use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -50,7 +51,10 @@ struct Driver {
 impl Driver {
     fn start() -> Driver {
         let port = free_tcp_port();
+        // a process group of its own: the Chromium it starts is killed with it, also when a
+        // failed test never closed its session
         let child = Command::new("/usr/bin/chromedriver")
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -70,7 +74,8 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.wait();
     }
 }
@@ -214,7 +219,8 @@ impl Person {
     async fn wait_text(&self, css: &str, expected: &str) -> R<()> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let now = self.text(css).await?;
+            // the element may go stale as the page is replaced: that is asking again
+            let now = self.text(css).await.unwrap_or_default();
             if now == expected {
                 return Ok(());
             }
@@ -524,11 +530,7 @@ async fn dealer_journey(ada: &Person) -> R<()> {
         set_datetime(ada, "#end", &tomorrow, "1100").await?;
         ada.click("form[action$='/schedule'] button[type=submit]")
             .await?;
-        let status = ada.text("main section p strong").await?;
-        if status != "Scheduled" {
-            return Err(format!("the request says {status:?}").into());
-        }
-        Ok(())
+        ada.wait_text("main section p strong", "Scheduled").await
     })
     .await
 }
