@@ -404,10 +404,18 @@ async fn main() {
         .skip(1)
         .find(|a| a == "sqlite" || a == "postgres");
     let backends = [(Backend::Sqlite, "sqlite"), (Backend::Postgres, "postgres")];
-    println!(
-        "| database | pipeline readings/s | bare insert readings/s | ratio | {AGENTS} agents × 1 upload/s: p50 | p99 | saturation (closed loop): requests/s | p50 | p99 |"
+    let mut report = e2e::bench::Report::new(
+        "Ingest: agent uploads through the validation pipeline against bare inserts",
+        "cargo bench -p portal --bench ingest",
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    report.line(
+        "Targets: pipeline ≥ 0.5× the bare insert's readings/s on SQLite, ≥ 0.33× on PostgreSQL \
+         (COPY); p99 < 10 ms with 200 agents uploading once a second each.\n",
+    );
+    report.line(format!(
+        "| database | pipeline readings/s | bare insert readings/s | ratio | {AGENTS} agents × 1 upload/s: p50 | p99 | saturation (closed loop): requests/s | p50 | p99 |"
+    ));
+    report.line("|---|---|---|---|---|---|---|---|---|");
     for (backend, name) in backends
         .into_iter()
         .filter(|(_, n)| only.as_deref().is_none_or(|o| o == *n))
@@ -425,13 +433,18 @@ async fn main() {
         let (s50, s99, rps) = latency(&d, None).await;
         drop_target(&d).await;
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
-        println!(
-            "| {name} | {rate:.0} | {bare:.0} | {:.2}× | {:.1} ms | {:.1} ms | {rps:.0} | {:.0} ms | {:.0} ms |",
+        report.line(format!(
+            "| {name} | {rate:.0} | {bare:.0} | **{:.2}×** | {:.1} ms | **{:.1} ms** | {rps:.0} | {:.0} ms | {:.0} ms |",
             rate / bare,
             ms(p50),
             ms(p99),
             ms(s50),
             ms(s99)
-        );
+        ));
     }
+    report.line(format!(
+        "\nPeak resident memory of the benchmark's process (server, agents and baseline): {:.0} MB.",
+        e2e::bench::peak_rss_mb()
+    ));
+    report.finish();
 }

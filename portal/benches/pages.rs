@@ -1,10 +1,12 @@
-//! The pages customers use most, at scale: the start page (dashboard) and a device's page
-//! (meters month by month, recent readings, open requests), under concurrent load, side by
-//! side with a minimal axum handler running the same domain queries on the same database.
+//! The pages customers use most, at scale: the start page (dashboard), a device's page
+//! (meters month by month, recent readings, open requests), the equipment list and the
+//! invoices, under concurrent load, side by side with a minimal axum handler running the same
+//! domain queries on the same database.
 //!
 //!     cargo bench -p portal --bench pages                      # small: 4 dealers, 2,000 devices, 400,000 readings
 //!     cargo bench -p portal --bench pages -- full              # 100 dealers, 50,000 devices, 10 million readings
 //!     cargo bench -p portal --bench pages -- small sqlite      # one database
+//!     cargo bench -p portal --bench pages -- full --keep       # keep the data for the next --keep run
 //!
 //! The data comes from `printyx generate` (`portal::demo::generate`), written as the owner; the
 //! server (`printyx serve`, a process of its own) and the baseline (in this process) then run
@@ -12,7 +14,8 @@
 //! each, across the dealers) signs in once; then for SECONDS per page every client asks again
 //! as soon as it is answered (closed loop). The baseline is the same route without the portal
 //! around it: no session lookup, no permission gate, no template — it calls the same domain
-//! function (`dashboard::summary`, `equipment::views::detail` + the open requests) for the
+//! function (`dashboard::summary`, `equipment::views::detail` + the open requests,
+//! `equipment::views::list`, the invoices query) for the
 //! same person and answers JSON. Figures: requests per second, p50 and p99; the ratio of the
 //! portal to the baseline; and the server's peak resident memory.
 #![allow(
@@ -33,10 +36,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{Target, connect_app, drop_target, target};
+use common::{Target, connect_app, drop_target, kept_target, mark_kept, target};
 
 const CLIENTS: usize = 16;
 const SECONDS: u64 = 20;
+/// The lists' page size, as the portal's list pages ask.
+const LIST_PAGE: u32 = 100;
 
 const SMALL: Size = Size {
     tenants: 4,
@@ -54,7 +59,7 @@ struct Customer {
     device: EquipmentId,
 }
 
-async fn fill(t: &Target, size: Size) -> Vec<Customer> {
+async fn fill(t: &Target, size: Size) {
     let now = ingest::clock::Clock::now_ms(&portal::clock::SystemClock);
     let clock = ManualClock::at(now);
     let owner = Db::connect(
@@ -66,9 +71,11 @@ async fn fill(t: &Target, size: Size) -> Vec<Customer> {
     .unwrap();
     let uploads = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let made = generate(&owner, &clock, size, now, uploads.path(), |_| {})
-        .await
-        .unwrap();
+    let made = generate(&owner, &clock, size, now, uploads.path(), |l| {
+        eprintln!("{l}")
+    })
+    .await
+    .unwrap();
     eprintln!(
         "generated {made:?} in {:.0} s",
         started.elapsed().as_secs_f64()
@@ -76,9 +83,16 @@ async fn fill(t: &Target, size: Size) -> Vec<Customer> {
     let mut c = <sqlx::AnyConnection as sqlx::Connection>::connect(&t.owner_url)
         .await
         .unwrap();
-    sqlx::Executor::execute(&mut c, "ANALYZE").await.unwrap();
+    // as a running PostgreSQL has statistics (autovacuum); SQLite has none unless asked,
+    // and the server never asks (see `Db::analyze_readings`)
+    if t.backend == Backend::Postgres {
+        sqlx::Executor::execute(&mut c, "ANALYZE").await.unwrap();
+    }
     owner.close().await;
-    // the customers: one account of each dealer in turn
+}
+
+/// The customers who load the pages: one account of each dealer in turn.
+async fn customers(t: &Target, size: Size) -> Vec<Customer> {
     let app = connect_app(t).await;
     let mut customers = Vec::new();
     for k in 0..CLIENTS {
@@ -135,6 +149,15 @@ impl Server {
             .env("PRINTYX_UPLOAD_DIR", uploads)
             .env("PRINTYX_LOG_FILTER", "info,tower_http=warn,sqlx=warn")
             .env_remove("PRINTYX_CONFIG")
+            .envs(
+                std::env::var("PAGES_SERVER_ENV")
+                    .ok()
+                    .and_then(|v| {
+                        v.split_once('=')
+                            .map(|(k, v)| vec![(k.to_owned(), v.to_owned())])
+                    })
+                    .unwrap_or_default(),
+            )
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -157,14 +180,8 @@ impl Server {
     }
 
     /// Its peak resident memory so far.
-    fn peak_rss_mb(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .unwrap()
-            / 1024
+    fn peak_rss_mb(&self) -> f64 {
+        e2e::bench::peak_rss_mb_of(self.child.id()).unwrap()
     }
 }
 
@@ -217,6 +234,31 @@ async fn baseline_device(
     axum::Json(serde_json::json!({ "requests": requests.len() }))
 }
 
+async fn baseline_equipment(
+    State(b): State<Baseline>,
+    Path(k): Path<usize>,
+) -> axum::Json<serde_json::Value> {
+    let c = &b.customers[k];
+    let db = b.db.tenant(c.principal.tenant);
+    let rows = portal::equipment::views::list(&db, &c.principal, None, LIST_PAGE)
+        .await
+        .unwrap();
+    axum::Json(serde_json::json!({ "devices": rows.len() }))
+}
+
+async fn baseline_invoices(
+    State(b): State<Baseline>,
+    Path(k): Path<usize>,
+) -> axum::Json<serde_json::Value> {
+    let c = &b.customers[k];
+    let db = b.db.tenant(c.principal.tenant);
+    let rows = db
+        .read(async |tx| tx.invoices(c.principal.account(), None, LIST_PAGE).await)
+        .await
+        .unwrap();
+    axum::Json(serde_json::json!({ "invoices": rows.len() }))
+}
+
 fn baseline_app(db: &Db, customers: &[Customer]) -> axum::Router {
     let state = Baseline {
         db: db.clone(),
@@ -226,6 +268,8 @@ fn baseline_app(db: &Db, customers: &[Customer]) -> axum::Router {
     axum::Router::new()
         .route("/dashboard/{k}", axum::routing::get(baseline_dashboard))
         .route("/device/{k}", axum::routing::get(baseline_device))
+        .route("/equipment/{k}", axum::routing::get(baseline_equipment))
+        .route("/invoices/{k}", axum::routing::get(baseline_invoices))
         .with_state(state)
 }
 
@@ -335,21 +379,43 @@ async fn main() {
         (SMALL, "small")
     };
     let only = args.iter().find(|a| *a == "sqlite" || *a == "postgres");
-    println!(
-        "size {size_name}: {} dealers, {} devices, {} readings; {CLIENTS} clients, {SECONDS} s per page\n",
+    // generating the full size takes a quarter of an hour or more: --keep keeps it in
+    // target/bench-data (SQLite) or database printyx_bench_pages_full, for the next --keep run
+    let keep = args.iter().any(|a| a == "--keep");
+    let mut report = e2e::bench::Report::new(
+        "Portal pages at scale: dashboard and device page against a minimal handler",
+        &format!("cargo bench -p portal --bench pages -- {size_name} --keep"),
+    );
+    report.line(format!(
+        "{} dealers, {} devices, {} readings; {CLIENTS} clients in a closed loop, {SECONDS} s per page. \
+         Targets: ≥ 0.25× the baseline's requests/s, p99 ≤ 4× its p99; server RSS < 200 MB at full size.\n",
         size.tenants, size.devices, size.readings
-    );
+    ));
     let mut rss = Vec::new();
-    println!(
-        "| database | page | portal requests/s | baseline requests/s | ratio | portal p50 / p99 | baseline p50 / p99 | p99 ratio |"
+    report.line(
+        "| database | page | portal requests/s | baseline requests/s | ratio | portal p50 / p99 | baseline p50 / p99 | p99 ratio |",
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    report.line("|---|---|---|---|---|---|---|---|");
     for (backend, name) in [(Backend::Sqlite, "sqlite"), (Backend::Postgres, "postgres")] {
         if only.is_some_and(|o| o != name) {
             continue;
         }
-        let t = target(backend, &format!("pages_{size_name}")).await;
-        let customers = fill(&t, size).await;
+        let data = format!("pages_{size_name}");
+        let t = if keep {
+            let (t, reused) = kept_target(backend, &data).await;
+            if reused {
+                eprintln!("{data} ({name}): the data kept by an earlier run");
+            } else {
+                fill(&t, size).await;
+                mark_kept(backend, &data);
+            }
+            t
+        } else {
+            let t = target(backend, &data).await;
+            fill(&t, size).await;
+            t
+        };
+        let customers = customers(&t, size).await;
         let db = connect_app(&t).await;
         let uploads = tempfile::tempdir().unwrap();
         let server = Server::start(&t, uploads.path());
@@ -359,29 +425,26 @@ async fn main() {
         for c in &customers {
             sessions.push(sign_in(&portal_base, c).await);
         }
-        for (page, portal_path, baseline_path) in [
-            ("dashboard", "/".to_owned(), "dashboard"),
-            ("device", String::new(), "device"),
-        ] {
+        for page in ["dashboard", "device", "equipment", "invoices"] {
             let portal_urls = customers
                 .iter()
                 .zip(&sessions)
                 .map(|(c, s)| {
-                    let path = if portal_path.is_empty() {
-                        format!("/equipment/{}", c.device.0)
-                    } else {
-                        portal_path.clone()
+                    let path = match page {
+                        "dashboard" => "/".to_owned(),
+                        "device" => format!("/equipment/{}", c.device.0),
+                        other => format!("/{other}"),
                     };
                     (format!("{portal_base}{path}"), Some(s.clone()))
                 })
                 .collect();
             let baseline_urls = (0..customers.len())
-                .map(|k| (format!("{baseline_base}/{baseline_path}/{k}"), None))
+                .map(|k| (format!("{baseline_base}/{page}/{k}"), None))
                 .collect();
             // the baseline first, then the portal
             let b = load(baseline_urls).await;
             let p = load(portal_urls).await;
-            println!(
+            report.line(format!(
                 "| {name} | {page} | {:.0} | {:.0} | **{:.2}×** | {:.1} / {:.1} ms | {:.1} / {:.1} ms | **{:.2}×** |",
                 p.rps,
                 b.rps,
@@ -391,12 +454,18 @@ async fn main() {
                 ms(b.p50),
                 ms(b.p99),
                 ms(p.p99) / ms(b.p99)
-            );
+            ));
         }
-        rss.push(format!("{name} {} MB", server.peak_rss_mb()));
+        rss.push(format!("{name} {:.0} MB", server.peak_rss_mb()));
         drop(server);
         db.close().await;
-        drop_target(&t).await;
+        if !keep {
+            drop_target(&t).await;
+        }
     }
-    println!("\npeak resident memory of the server: {}", rss.join(", "));
+    report.line(format!(
+        "\nPeak resident memory of the server (`printyx serve`): {}.",
+        rss.join(", ")
+    ));
+    report.finish();
 }

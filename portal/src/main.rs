@@ -322,7 +322,26 @@ fn read_limited(path: &std::path::Path, limit: u64) -> anyhow::Result<Vec<u8>> {
     Ok(raw)
 }
 
+/// glibc moves its mmap threshold up to the largest block freed so far (up to 32 MiB): after a
+/// few large result sets and pages, every later block of that size comes from the per-thread
+/// heaps, where freed memory stays resident. Under 16 concurrent customers the server peaked
+/// at 172 MB; with the threshold fixed at 128 KiB (large blocks mapped and unmapped on free)
+/// at 91 MB, at the same throughput (BENCHMARKS.md, portal pages).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn fixed_mmap_threshold() {
+    // SAFETY: mallopt only changes allocator parameters; called first thing in main, before
+    // any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn fixed_mmap_threshold() {}
+
 fn main() -> ExitCode {
+    fixed_mmap_threshold();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

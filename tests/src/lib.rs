@@ -2,6 +2,7 @@
 //! own binaries. Each peer starts on a free port and is killed by pid when dropped.
 #![allow(clippy::unwrap_used, clippy::disallowed_methods, clippy::panic)]
 
+pub mod bench;
 pub mod demo;
 pub mod email;
 pub mod peers;
@@ -42,21 +43,25 @@ pub fn workspace_binary(package: &str, name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     // target/debug/deps/test-hash → target/debug/name
     let dir = exe.parent().and_then(|d| d.parent()).unwrap().to_path_buf();
-    let path = dir.join(name);
-    {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut build = std::process::Command::new(cargo);
-        build.args(["build", "-p", package, "--bin", name]);
-        // benchmarks run from target/release and want the optimised binary
-        if dir.ends_with("release") {
-            build.arg("--release");
-        }
-        let status = build.status().unwrap();
-        assert!(
-            status.success(),
-            "cargo build -p {package} --bin {name} failed"
-        );
-    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = std::process::Command::new(cargo);
+    build.args(["build", "-p", package, "--bin", name]);
+    // Benchmarks run from target/release and want the optimised binary. It is built in a
+    // target folder of its own: built beside the benchmarks (whose dev-dependencies unify
+    // other features), the two builds overwrote each other's artifacts and rebuilt the
+    // workspace twice on every benchmark run.
+    let path = if dir.ends_with("release") {
+        let own = dir.parent().unwrap().join("bench-bin");
+        build.arg("--release").arg("--target-dir").arg(&own);
+        own.join("release").join(name)
+    } else {
+        dir.join(name)
+    };
+    let status = build.status().unwrap();
+    assert!(
+        status.success(),
+        "cargo build -p {package} --bin {name} failed"
+    );
     assert!(path.exists(), "{} not found after building", path.display());
     path
 }

@@ -33,53 +33,130 @@ pub fn pg_url(user: &str, db: &str) -> String {
 }
 
 pub async fn target(backend: Backend, name: &str) -> Target {
-    sqlx::any::install_default_drivers();
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
-            let url = format!(
-                "sqlite://{}",
-                dir.path().join(format!("{name}.db")).display()
-            );
-            portal::server::migrate_with(&url, Arc::new(SystemClock))
-                .await
-                .unwrap();
-            Target {
-                backend,
-                app_url: url.clone(),
-                owner_url: url,
-                _dir: Some(dir),
-            }
+            let mut t = sqlite_at(&dir.path().join(format!("{name}.db"))).await;
+            t._dir = Some(dir);
+            t
         }
         Backend::Postgres => {
-            let db = format!("printyx_bench_{name}_{}", std::process::id());
-            let mut c = AnyConnection::connect(&pg_base()).await.unwrap();
-            c.execute(AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
-            )))
-            .await
-            .unwrap();
-            c.execute(AssertSqlSafe(format!("CREATE DATABASE {db}")))
-                .await
-                .unwrap();
-            let owner = pg_url("postgres", &db);
-            portal::server::migrate_with(&owner, Arc::new(SystemClock))
-                .await
-                .unwrap();
-            let _ = c
-                .execute(
-                    "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'printyx_bench_app') THEN \
-                     CREATE ROLE printyx_bench_app LOGIN; END IF; END $$; GRANT printyx_app TO printyx_bench_app;",
-                )
-                .await;
-            Target {
-                backend,
-                app_url: pg_url("printyx_bench_app", &db),
-                owner_url: owner,
-                _dir: None,
-            }
+            postgres_named(&format!("printyx_bench_{name}_{}", std::process::id())).await
         }
     }
+}
+
+/// Where kept data lives: the workspace's `target/bench-data`.
+fn kept_dir() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-data");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A database that outlives the run, for data that takes long to make: the one a finished
+/// earlier run kept (answering `true`), or a fresh one (`false`) to be filled and then marked
+/// with [`mark_kept`]. A run that stopped half-way left no mark, so its data is made again.
+pub async fn kept_target(backend: Backend, name: &str) -> (Target, bool) {
+    sqlx::any::install_default_drivers();
+    let mark = kept_dir().join(format!("{name}.{backend:?}.done"));
+    let (t, exists) = match backend {
+        Backend::Sqlite => {
+            let path = kept_dir().join(format!("{name}.db"));
+            let exists = path.exists();
+            if !(exists && mark.exists()) {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            (sqlite_at(&path).await, exists)
+        }
+        Backend::Postgres => {
+            let db = format!("printyx_bench_{name}");
+            let mut c = AnyConnection::connect(&pg_base()).await.unwrap();
+            let exists: bool = sqlx::query_scalar(
+                "SELECT CAST(COUNT(*) AS BIGINT) > 0 FROM pg_database WHERE datname = $1",
+            )
+            .bind(&db)
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+            if exists && mark.exists() {
+                let owner = pg_url("postgres", &db);
+                portal::server::migrate_with(&owner, Arc::new(SystemClock))
+                    .await
+                    .unwrap();
+                grant_app_role(&mut c).await;
+                let t = Target {
+                    backend,
+                    app_url: pg_url("printyx_bench_app", &db),
+                    owner_url: owner,
+                    _dir: None,
+                };
+                (t, true)
+            } else {
+                (postgres_named(&db).await, false)
+            }
+        }
+    };
+    let reused = exists && mark.exists();
+    if !reused {
+        let _ = std::fs::remove_file(&mark);
+    }
+    (t, reused)
+}
+
+/// Marks a kept target's data as complete.
+pub fn mark_kept(backend: Backend, name: &str) {
+    std::fs::write(kept_dir().join(format!("{name}.{backend:?}.done")), b"").unwrap();
+}
+
+async fn sqlite_at(path: &std::path::Path) -> Target {
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}", path.display());
+    portal::server::migrate_with(&url, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    Target {
+        backend: Backend::Sqlite,
+        app_url: url.clone(),
+        owner_url: url,
+        _dir: None,
+    }
+}
+
+/// A fresh PostgreSQL database `db` (dropped first if there), migrated, with the
+/// application's unprivileged role to run as.
+async fn postgres_named(db: &str) -> Target {
+    sqlx::any::install_default_drivers();
+    let mut c = AnyConnection::connect(&pg_base()).await.unwrap();
+    c.execute(AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
+    )))
+    .await
+    .unwrap();
+    c.execute(AssertSqlSafe(format!("CREATE DATABASE {db}")))
+        .await
+        .unwrap();
+    let owner = pg_url("postgres", db);
+    portal::server::migrate_with(&owner, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    grant_app_role(&mut c).await;
+    Target {
+        backend: Backend::Postgres,
+        app_url: pg_url("printyx_bench_app", db),
+        owner_url: owner,
+        _dir: None,
+    }
+}
+
+async fn grant_app_role(c: &mut AnyConnection) {
+    let _ = c
+        .execute(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'printyx_bench_app') THEN \
+             CREATE ROLE printyx_bench_app LOGIN; END IF; END $$; GRANT printyx_app TO printyx_bench_app;",
+        )
+        .await;
 }
 
 pub async fn drop_target(t: &Target) {

@@ -195,6 +195,21 @@ impl Db {
         Ok(())
     }
 
+    /// Refreshes PostgreSQL's statistics of the readings after a bulk load. Autovacuum gets to
+    /// it eventually, but until then every plan (generic ones above all) is made for an empty
+    /// table: billing a freshly loaded tenant walked the status index, ~8 ms a query instead
+    /// of 0.05 ms. Not on SQLite: without statistics its planner takes the reading-history
+    /// index, which is right; with them (after `ANALYZE`) it chose worse for billing's
+    /// probes and issuing a tenant's invoices went from 5 s to 150 s in the generator. The
+    /// application's role may not analyse (PostgreSQL then skips with a warning), which only
+    /// leaves it to autovacuum.
+    pub async fn analyze_readings(&self) -> Result<(), DbError> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("ANALYZE readings").execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
     /// The handle through which all tenant data is read and written.
     pub fn tenant(&self, tenant: TenantId) -> TenantDb {
         TenantDb {

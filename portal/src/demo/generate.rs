@@ -109,6 +109,7 @@ pub async fn generate(
             )
             .await?;
         let tdb = db.tenant(tenant.id);
+        let mut phases = Phases::start();
         let sims: Vec<SimDevice> = (0..devices)
             .map(|d| SimDevice {
                 template: templates[(i + d) % templates.len()].clone(),
@@ -131,6 +132,7 @@ pub async fn generate(
         let agent = tdb
             .run(async |tx| tx.create_agent("generated").await)
             .await?;
+        phases.lap("people and devices");
         made.readings += readings(
             &tdb,
             clock,
@@ -142,21 +144,57 @@ pub async fn generate(
             now_ms,
         )
         .await?;
+        db.analyze_readings().await?;
+        phases.lap("readings");
         made.invoices += invoices(&tdb, clock, origin, now_ms).await?;
+        phases.lap("invoices");
         clock.set_ms(now_ms);
         let (requests, orders) = work(&tdb, i, &sims, &equipment, size, upload_dir).await?;
+        phases.lap("requests and orders");
         made.requests += requests;
         made.orders += orders;
         made.tenants += 1;
         made.devices += devices;
         progress(&format!(
-            "{}: {} devices, {} readings so far",
+            "{}: {} devices, {} readings so far ({phases})",
             slug(i),
             devices,
             made.readings
         ));
     }
     Ok(made)
+}
+
+/// How long each step of a tenant took, for the progress line: where generation spends its
+/// time differs a lot between the databases.
+struct Phases {
+    last: std::time::Instant,
+    took: Vec<(&'static str, f64)>,
+}
+
+impl Phases {
+    fn start() -> Phases {
+        Phases {
+            last: std::time::Instant::now(),
+            took: Vec::new(),
+        }
+    }
+
+    fn lap(&mut self, name: &'static str) {
+        let now = std::time::Instant::now();
+        self.took.push((name, (now - self.last).as_secs_f64()));
+        self.last = now;
+    }
+}
+
+impl std::fmt::Display for Phases {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (k, (name, s)) in self.took.iter().enumerate() {
+            let sep = if k == 0 { "" } else { ", " };
+            write!(f, "{sep}{name} {s:.1} s")?;
+        }
+        Ok(())
+    }
 }
 
 async fn people_and_devices(

@@ -34,7 +34,6 @@ INSERT INTO readings (tenant_id, id, equipment_id, meter_kind, value, read_at, r
 INSERT INTO counter_resets (tenant_id, id, equipment_id, meter_kind, segment, reading_id, confirmed_by, confirmed_at) VALUES ({T}, {ID}, {ID}, 'total', 1, {ID}, {ID}, 0);
 INSERT INTO review_items (tenant_id, id, reading_id, reasons, decided_by, created_at) VALUES ({T}, {ID}, {ID}, '[]', {ID}, 0);
 INSERT INTO photo_labels (tenant_id, id, file_id, reading_id, meter_kind, confirmed_value, labelled_by, created_at) VALUES ({T}, {ID}, {ID}, {ID}, 'total', 100, {ID}, 0);
-INSERT INTO usage_monthly (tenant_id, equipment_id, meter_kind, month, pages, last_value, updated_at) VALUES ({T}, {ID}, 'total', '2026-01', 0, 100, 0);
 INSERT INTO supply_levels (tenant_id, id, equipment_id, description, kind, level, max_capacity, observed_at) VALUES ({T}, {ID}, {ID}, 'Black Toner', 'toner', -3, -2, 0);
 INSERT INTO device_alerts (tenant_id, id, equipment_id, code, severity, description, first_seen_at, last_seen_at) VALUES ({T}, {ID}, {ID}, '1101', 'warning', 'Toner empty', 0, 0);
 INSERT INTO meter_requests (tenant_id, id, account_id, contact_id, cycle, due_at) VALUES ({T}, {ID}, {ID}, {ID}, '2026-01', 0);
