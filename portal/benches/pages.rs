@@ -7,6 +7,7 @@
 //!     cargo bench -p portal --bench pages -- full              # 100 dealers, 50,000 devices, 10 million readings
 //!     cargo bench -p portal --bench pages -- small sqlite      # one database
 //!     cargo bench -p portal --bench pages -- full --keep       # keep the data for the next --keep run
+//!     PAGES_SERVER_ENV=MALLOC_ARENA_MAX=2 cargo bench …          # one variable for the server only (allocator trials)
 //!
 //! The data comes from `printyx generate` (`portal::demo::generate`), written as the owner; the
 //! server (`printyx serve`, a process of its own) and the baseline (in this process) then run
